@@ -1,0 +1,694 @@
+//! Configuration: typed settings loaded from built-in defaults, one TOML file and
+//! `GTT_GATEWAY_{SECTION}__{KEY}` environment overrides, validated once at load time.
+//!
+//! Secrets are [`SecretString`]s (redacted `Debug`, never serialized); durations, URLs, addresses
+//! and time zones are parsed here, so the rest of the crate never sees raw strings for them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// Prefix of every environment override, e.g. `GTT_GATEWAY_NATS__URL`.
+pub const ENV_PREFIX: &str = "GTT_GATEWAY_";
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "GTT_GATEWAY_CONFIG";
+/// Shortest accepted callback secret, in bytes: the capability token is only as strong as it.
+pub const MIN_SECRET_BYTES: usize = 16;
+
+/// A configuration problem, always naming the offending key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {key}: {message}")]
+pub struct ConfigError {
+    /// Dotted key, e.g. `server.listen`.
+    pub key: String,
+    /// What is wrong with it (never the secret value itself).
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every setting of the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub nats: NatsSettings,
+    #[serde(default)]
+    pub callbacks: CallbackSettings,
+    #[serde(default)]
+    pub gtt: GttSettings,
+    /// GTT namespaces (tenants) whose callbacks are accepted.
+    #[serde(default)]
+    pub namespaces: Vec<NamespaceEntry>,
+    /// Webhook subscriptions the registrar keeps in place, per namespace.
+    #[serde(default = "default_subscriptions")]
+    pub subscriptions: Vec<Subscription>,
+    #[serde(default)]
+    pub registrar: RegistrarSettings,
+    #[serde(default)]
+    pub reconcile: ReconcileSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// `[server]`: the HTTP listener and its limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Largest accepted callback body; larger ones get `413`.
+    pub max_body_bytes: usize,
+    /// Callbacks processed at once; more get `429` with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Whole-request deadline (reading the body included); must exceed `nats.publish_timeout`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Bound on graceful shutdown: finish in-flight requests and drain NATS within it.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            max_body_bytes: 1024 * 1024,
+            max_in_flight: 1024,
+            request_timeout: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// `[nats]`: the JetStream connection and stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NatsSettings {
+    /// Server URL(s), comma-separated.
+    pub url: String,
+    /// JetStream stream holding every event.
+    pub stream: String,
+    /// First subject token; the stream captures `{subject_prefix}.>`.
+    pub subject_prefix: String,
+    /// Create or update the stream at startup (else only check that it exists).
+    pub manage_stream: bool,
+    /// JetStream duplicate window: retries and webhook/poll overlaps inside it are stored once.
+    #[serde(with = "humantime_serde")]
+    pub duplicate_window: Duration,
+    /// Longest wait for a PubAck before answering `503`.
+    #[serde(with = "humantime_serde")]
+    pub publish_timeout: Duration,
+    /// Stream retention by age (`0s` keeps forever).
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// Stream replicas (1 for a single server, 3 for a cluster).
+    pub replicas: usize,
+    /// Optional NATS credentials file (`.creds`).
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "GTT_EVENTS".into(),
+            subject_prefix: "gtt".into(),
+            manage_stream: true,
+            duplicate_window: Duration::from_secs(3600),
+            publish_timeout: Duration::from_secs(5),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            replicas: 1,
+            credentials_file: None,
+        }
+    }
+}
+
+/// `[callbacks]`: how GTT reaches us and how its calls are authenticated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackSettings {
+    /// Base URL GTT calls, e.g. `https://hooks.example.com` (the registrar appends the paths).
+    pub public_url: Option<Url>,
+    /// Key of the capability tokens in callback URLs (at least 16 bytes).
+    pub secret: Option<SecretString>,
+    /// File holding `secret` (used when `secret` is not set).
+    pub secret_file: Option<PathBuf>,
+    /// Former secrets, still accepted during a rotation.
+    pub previous_secrets: Vec<SecretString>,
+    /// Optional body signatures, the default for every namespace.
+    pub signature: SignatureSettings,
+}
+
+impl CallbackSettings {
+    /// The current secret followed by the previous ones (validated non-empty by [`Settings::load`]).
+    pub fn all_secrets(&self) -> Vec<SecretString> {
+        self.secret
+            .iter()
+            .chain(self.previous_secrets.iter())
+            .cloned()
+            .collect()
+    }
+}
+
+/// Body signature scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureScheme {
+    /// Capability token only.
+    #[default]
+    None,
+    /// Standard Webhooks 1.0 (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    StandardWebhooks,
+    /// HMAC-SHA256 of the body in one header.
+    Hmac,
+}
+
+/// Encoding of a generic HMAC signature.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureEncoding {
+    #[default]
+    Hex,
+    Base64,
+}
+
+/// `[callbacks.signature]` (or a namespace's own `signature` table).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignatureSettings {
+    pub scheme: SignatureScheme,
+    /// Keys; several = rotation. `whsec_...` for Standard Webhooks.
+    pub secrets: Vec<SecretString>,
+    /// Header carrying the signature (hmac scheme).
+    pub header: String,
+    /// `hex` or `base64` (hmac scheme).
+    pub encoding: SignatureEncoding,
+    /// Text before the signature, e.g. `sha256=` (hmac scheme).
+    pub prefix: Option<String>,
+    /// Accepted clock difference for `webhook-timestamp` (Standard Webhooks).
+    #[serde(with = "humantime_serde")]
+    pub tolerance: Duration,
+}
+
+impl Default for SignatureSettings {
+    fn default() -> Self {
+        Self {
+            scheme: SignatureScheme::None,
+            secrets: Vec::new(),
+            header: "x-gtt-signature".into(),
+            encoding: SignatureEncoding::Hex,
+            prefix: None,
+            tolerance: Duration::from_secs(300),
+        }
+    }
+}
+
+/// `[gtt]`: the upstream API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GttSettings {
+    /// API base URL; also the base of every event's CloudEvents `source`.
+    pub api_url: Url,
+    /// OAuth2 token endpoint (client credentials).
+    pub auth_url: Url,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// File holding `client_secret` (used when `client_secret` is not set).
+    pub client_secret_file: Option<PathBuf>,
+    /// IANA zone in which GTT's zone-less timestamps (`YYYY-MM-DD HH:MM:SS`) are read.
+    pub timezone: String,
+    /// Parsed `timezone` (filled in by [`Settings::load`]).
+    #[serde(skip)]
+    pub zone: chrono_tz::Tz,
+}
+
+impl Default for GttSettings {
+    fn default() -> Self {
+        Self {
+            api_url: Url::parse("https://test.api.gtt.services").expect("static URL"),
+            auth_url: Url::parse(
+                "https://test.auth.gtt.services/realms/dx/protocol/openid-connect/token",
+            )
+            .expect("static URL"),
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            timezone: "UTC".into(),
+            zone: chrono_tz::UTC,
+        }
+    }
+}
+
+/// One entry of `namespaces`: a bare name, or a table with its own signature settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum NamespaceEntry {
+    Name(String),
+    Table {
+        name: String,
+        #[serde(default)]
+        signature: Option<SignatureSettings>,
+    },
+}
+
+impl NamespaceEntry {
+    pub fn name(&self) -> &str {
+        match self {
+            NamespaceEntry::Name(name) | NamespaceEntry::Table { name, .. } => name,
+        }
+    }
+
+    /// This namespace's signature settings, falling back to `callbacks.signature`.
+    pub fn signature<'a>(&'a self, default: &'a SignatureSettings) -> &'a SignatureSettings {
+        match self {
+            NamespaceEntry::Table {
+                signature: Some(signature),
+                ..
+            } => signature,
+            _ => default,
+        }
+    }
+}
+
+/// One webhook subscription: GTT calls us when `action` happens to a `kind` resource.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    pub kind: String,
+    pub version: String,
+    pub action: String,
+}
+
+fn default_subscriptions() -> Vec<Subscription> {
+    ["create", "update"]
+        .into_iter()
+        .map(|action| Subscription {
+            kind: "case".into(),
+            version: "v1alpha".into(),
+            action: action.into(),
+        })
+        .collect()
+}
+
+/// `[registrar]`: keeping GTT's webhook list right.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSettings {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Delete our own webhooks that are no longer desired.
+    pub prune: bool,
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(300),
+            prune: false,
+        }
+    }
+}
+
+/// `[reconcile]`: the polling fallback.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileSettings {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (production).
+    #[default]
+    Json,
+    /// Human-readable lines (local runs).
+    Pretty,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info` or `gtt_gateway=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Load from `path` (or `GTT_GATEWAY_CONFIG`, or nothing) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+        let mut figment = Figment::new();
+        if let Some(path) = &path {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("no such file: {}", path.display()),
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__"));
+        Self::from_figment(figment)
+    }
+
+    /// Load from TOML text alone (tests and tools; no environment).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let mut settings: Settings = figment.extract().map_err(figment_error)?;
+        settings.resolve_files()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Read the `*_file` secrets into their values.
+    fn resolve_files(&mut self) -> Result<(), ConfigError> {
+        if self.callbacks.secret.is_none()
+            && let Some(path) = &self.callbacks.secret_file
+        {
+            self.callbacks.secret = Some(read_secret_file("callbacks.secret_file", path)?);
+        }
+        if self.gtt.client_secret.is_none()
+            && let Some(path) = &self.gtt.client_secret_file
+        {
+            self.gtt.client_secret = Some(read_secret_file("gtt.client_secret_file", path)?);
+        }
+        Ok(())
+    }
+
+    fn validate(&mut self) -> Result<(), ConfigError> {
+        self.gtt.zone = self.gtt.timezone.parse().map_err(|_| {
+            ConfigError::new(
+                "gtt.timezone",
+                "not an IANA time zone (e.g. UTC, Europe/London)",
+            )
+        })?;
+        let Some(secret) = &self.callbacks.secret else {
+            return Err(ConfigError::new(
+                "callbacks.secret",
+                "missing: set callbacks.secret, callbacks.secret_file or GTT_GATEWAY_CALLBACKS__SECRET",
+            ));
+        };
+        check_secret_len("callbacks.secret", secret)?;
+        for (i, secret) in self.callbacks.previous_secrets.iter().enumerate() {
+            check_secret_len(&format!("callbacks.previous_secrets[{i}]"), secret)?;
+        }
+        if let Some(url) = &self.callbacks.public_url {
+            check_http_url("callbacks.public_url", url)?;
+        }
+        check_http_url("gtt.api_url", &self.gtt.api_url)?;
+        check_http_url("gtt.auth_url", &self.gtt.auth_url)?;
+        check_token("nats.stream", &self.nats.stream, |c| {
+            c.is_ascii_alphanumeric() || c == '_' || c == '-'
+        })?;
+        check_token("nats.subject_prefix", &self.nats.subject_prefix, |c| {
+            c.is_ascii_graphic() && !matches!(c, '.' | '*' | '>')
+        })?;
+        if self.nats.url.trim().is_empty() {
+            return Err(ConfigError::new("nats.url", "must not be empty"));
+        }
+        if self.nats.publish_timeout.is_zero() {
+            return Err(ConfigError::new(
+                "nats.publish_timeout",
+                "must be above zero",
+            ));
+        }
+        if self.server.request_timeout <= self.nats.publish_timeout {
+            return Err(ConfigError::new(
+                "server.request_timeout",
+                "must be longer than nats.publish_timeout",
+            ));
+        }
+        if self.server.max_in_flight == 0 {
+            return Err(ConfigError::new(
+                "server.max_in_flight",
+                "must be at least 1",
+            ));
+        }
+        if self.server.max_body_bytes == 0 {
+            return Err(ConfigError::new(
+                "server.max_body_bytes",
+                "must be at least 1",
+            ));
+        }
+        if self.nats.replicas == 0 || self.nats.replicas > 5 {
+            return Err(ConfigError::new("nats.replicas", "must be between 1 and 5"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, ns) in self.namespaces.iter().enumerate() {
+            let key = format!("namespaces[{i}]");
+            if ns.name().trim().is_empty() {
+                return Err(ConfigError::new(key, "namespace name must not be empty"));
+            }
+            if !seen.insert(ns.name()) {
+                return Err(ConfigError::new(key, "namespace listed twice"));
+            }
+            if let NamespaceEntry::Table {
+                signature: Some(signature),
+                ..
+            } = ns
+            {
+                crate::webhook::auth::build_verifier(signature)
+                    .map_err(|e| ConfigError::new(format!("{key}.signature"), e.to_string()))?;
+            }
+        }
+        crate::webhook::auth::build_verifier(&self.callbacks.signature)
+            .map_err(|e| ConfigError::new("callbacks.signature", e.to_string()))?;
+        for (i, sub) in self.subscriptions.iter().enumerate() {
+            for (field, value) in [
+                ("kind", &sub.kind),
+                ("version", &sub.version),
+                ("action", &sub.action),
+            ] {
+                check_token(&format!("subscriptions[{i}].{field}"), value, |c| {
+                    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+                })?;
+            }
+        }
+        if self.registrar.interval < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "registrar.interval",
+                "must be at least 1s",
+            ));
+        }
+        if self.reconcile.interval < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "reconcile.interval",
+                "must be at least 1s",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The configured namespace called `name`, if any.
+    pub fn namespace(&self, name: &str) -> Option<&NamespaceEntry> {
+        self.namespaces.iter().find(|ns| ns.name() == name)
+    }
+}
+
+fn figment_error(error: figment::Error) -> ConfigError {
+    let key = if error.path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        error.path.join(".")
+    };
+    // figment's kind message names the expected type; keep it, never the value of a secret:
+    // every secret is a string, so a type mismatch can't print one back.
+    ConfigError::new(key, error.kind.to_string())
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", path.display())))?;
+    Ok(SecretString::from(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+fn check_secret_len(key: &str, secret: &SecretString) -> Result<(), ConfigError> {
+    if secret.expose_secret().len() < MIN_SECRET_BYTES {
+        return Err(ConfigError::new(
+            key,
+            format!("too short: use at least {MIN_SECRET_BYTES} random bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_http_url(key: &str, url: &Url) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError::new(key, "must be an http(s) URL with a host"));
+    }
+    Ok(())
+}
+
+fn check_token(key: &str, value: &str, allowed: impl Fn(char) -> bool) -> Result<(), ConfigError> {
+    if value.is_empty() || !value.chars().all(allowed) {
+        return Err(ConfigError::new(
+            key,
+            format!("{value:?} is not a valid name here (letters, digits, '-' or '_')"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        namespaces = ["142033"]
+        [callbacks]
+        secret = "0123456789abcdef0123456789abcdef"
+    "#;
+
+    #[test]
+    fn minimal_config_gets_documented_defaults() {
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.server.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.nats.url, "nats://127.0.0.1:4222");
+        assert_eq!(s.nats.stream, "GTT_EVENTS");
+        assert_eq!(s.nats.subject_prefix, "gtt");
+        assert!(s.nats.manage_stream);
+        assert_eq!(s.nats.duplicate_window, Duration::from_secs(3600));
+        assert_eq!(s.subscriptions.len(), 2);
+        assert_eq!(s.subscriptions[1].action, "update");
+        assert_eq!(s.gtt.zone, chrono_tz::UTC);
+        assert_eq!(s.callbacks.signature.scheme, SignatureScheme::None);
+        assert_eq!(s.callbacks.signature.tolerance, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn durations_zones_and_namespace_tables_parse() {
+        let s = Settings::from_toml(
+            r#"
+            namespaces = ["1", { name = "2", signature = { scheme = "hmac", secrets = ["k-0123456789abcdef"], prefix = "sha256=" } }]
+            [callbacks]
+            secret = "0123456789abcdef0123456789abcdef"
+            [nats]
+            duplicate_window = "2m"
+            [gtt]
+            timezone = "Europe/London"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.nats.duplicate_window, Duration::from_secs(120));
+        assert_eq!(s.gtt.zone, chrono_tz::Europe::London);
+        let sig = s.namespaces[1].signature(&s.callbacks.signature);
+        assert_eq!(sig.scheme, SignatureScheme::Hmac);
+        assert_eq!(
+            s.namespaces[0].signature(&s.callbacks.signature).scheme,
+            SignatureScheme::None
+        );
+    }
+
+    fn err_key(text: &str) -> String {
+        Settings::from_toml(text).unwrap_err().key
+    }
+
+    #[test]
+    fn errors_name_the_offending_key() {
+        assert_eq!(err_key("[callbacks]\n"), "callbacks.secret");
+        assert_eq!(
+            err_key(&format!("{MINIMAL}\n[server]\nlisten = \"nope\"\n")),
+            "server.listen"
+        );
+        assert_eq!(
+            err_key(&format!("{MINIMAL}\n[nats]\nduplicate_window = \"soon\"\n")),
+            "nats.duplicate_window"
+        );
+        assert_eq!(
+            err_key(&format!("{MINIMAL}\n[gtt]\ntimezone = \"Mars/Olympus\"\n")),
+            "gtt.timezone"
+        );
+        assert_eq!(
+            err_key(&format!("{MINIMAL}\n[server]\nlisten_on = \"x\"\n")),
+            "server.listen_on"
+        );
+        assert_eq!(
+            err_key("[callbacks]\nsecret = \"short\"\n"),
+            "callbacks.secret"
+        );
+        assert_eq!(
+            err_key(&format!("{MINIMAL}\n[nats]\nsubject_prefix = \"a.b\"\n")),
+            "nats.subject_prefix"
+        );
+        assert_eq!(
+            err_key(&format!(
+                "{MINIMAL}\n[callbacks.signature]\nscheme = \"standard-webhooks\"\n"
+            )),
+            "callbacks.signature"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings::from_toml(MINIMAL).unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+    }
+
+    #[test]
+    fn secret_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "fedcba9876543210fedcba9876543210\n").unwrap();
+        let s = Settings::from_toml(&format!(
+            "[callbacks]\nsecret_file = {:?}\n",
+            path.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(
+            s.callbacks.secret.unwrap().expose_secret(),
+            "fedcba9876543210fedcba9876543210"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! HTTP error answers: one [`Problem`] type rendered as `application/problem+json` (RFC 9457).
+//! Titles and details are fixed texts chosen here; no secret, token, body or internal error
+//! text ever reaches a response.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An RFC 9457 problem answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    type_: &'static str,
+    title: &'static str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip)]
+    retry_after_secs: Option<u32>,
+}
+
+impl Problem {
+    fn new(status: StatusCode, title: &'static str) -> Self {
+        Self {
+            type_: "about:blank",
+            title,
+            status: status.as_u16(),
+            detail: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// `401`: no detail, so a caller learns nothing about which check failed.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized")
+    }
+
+    /// `413`.
+    pub fn too_large(limit: usize) -> Self {
+        let mut p = Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+        p.detail = Some(format!("the body exceeds {limit} bytes"));
+        p
+    }
+
+    /// `429` with `Retry-After`.
+    pub fn overloaded() -> Self {
+        let mut p = Self::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        p.detail = Some("too many callbacks in flight; retry later".into());
+        p.retry_after_secs = Some(1);
+        p
+    }
+
+    /// `503` with `Retry-After`: the event was not stored; the sender should retry.
+    pub fn unavailable() -> Self {
+        let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+        p.detail = Some("the event could not be stored; retry later".into());
+        p.retry_after_secs = Some(5);
+        p
+    }
+
+    /// `408`: the body did not arrive within the request timeout.
+    pub fn timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "Request Timeout")
+    }
+
+    /// `400`: the body could not be read (connection cut, bad framing).
+    pub fn bad_request() -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Bad Request")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let retry_after = self.retry_after_secs;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            )],
+            body,
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

@@ -1,0 +1,145 @@
+//! The subject scheme, in one place: `{prefix}.{namespace}.{kind}.{action}.{name}` for events and
+//! `{prefix}.deadletter.{namespace}` for dead letters, each part escaped into one NATS token.
+//!
+//! Escaping: ASCII letters, digits, `-` and `_` stay as they are; every other byte of the UTF-8
+//! text (`.`, `*`, `>`, whitespace, `%`, non-ASCII, ...) becomes `%XX` (upper-case hex), as in
+//! URL percent-encoding. An empty part becomes `%`. The mapping is injective, so distinct
+//! names never share a subject, and `CS0074187` or `142033` stay readable.
+
+use std::fmt::Write;
+
+/// Escape `part` into a single valid NATS subject token.
+pub fn escape_token(part: &str) -> String {
+    if part.is_empty() {
+        return "%".to_string();
+    }
+    if part.bytes().all(is_plain) {
+        return part.to_string();
+    }
+    let mut out = String::with_capacity(part.len() * 3);
+    for b in part.bytes() {
+        if is_plain(b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn is_plain(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// GTT's action verb in the past tense: `create` -> `created`, `update` -> `updated`,
+/// `delete` -> `deleted`; past-tense and other actions pass through unchanged.
+pub fn past_tense(action: &str) -> &str {
+    match action {
+        "create" => "created",
+        "update" => "updated",
+        "delete" => "deleted",
+        other => other,
+    }
+}
+
+/// Subject of a normalized event.
+pub fn event_subject(
+    prefix: &str,
+    namespace: &str,
+    kind: &str,
+    action: &str,
+    name: &str,
+) -> String {
+    format!(
+        "{prefix}.{}.{}.{}.{}",
+        escape_token(namespace),
+        escape_token(kind),
+        escape_token(past_tense(action)),
+        escape_token(name)
+    )
+}
+
+/// Subject of a dead letter.
+pub fn deadletter_subject(prefix: &str, namespace: &str) -> String {
+    format!("{prefix}.deadletter.{}", escape_token(namespace))
+}
+
+/// The wildcard every subject of this gateway falls under (the stream's subject filter).
+pub fn stream_filter(prefix: &str) -> String {
+    format!("{prefix}.>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_table() {
+        let cases = [
+            ("CS0074187", "CS0074187"),
+            ("142033", "142033"),
+            ("case-v1alpha_x", "case-v1alpha_x"),
+            ("a.b", "a%2Eb"),
+            ("*", "%2A"),
+            (">", "%3E"),
+            ("a b", "a%20b"),
+            ("tab\there", "tab%09here"),
+            ("line\nbreak", "line%0Abreak"),
+            ("100%", "100%25"),
+            ("%2E", "%252E"),
+            ("Störung", "St%C3%B6rung"),
+            ("東京", "%E6%9D%B1%E4%BA%AC"),
+            ("", "%"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(escape_token(input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_tokens_are_valid_single_tokens() {
+        for input in ["a.b.c", "*>", " x ", "\u{7f}", "é.>*", ""] {
+            let t = escape_token(input);
+            assert!(!t.is_empty());
+            assert!(!t.contains(['.', '*', '>']), "{t}");
+            assert!(t.bytes().all(|b| b.is_ascii_graphic()), "{t}");
+        }
+    }
+
+    #[test]
+    fn escaping_is_injective_on_tricky_pairs() {
+        let pairs = [("a.b", "a%2Eb"), ("", "%"), ("%", "%25"), ("a b", "a%20b")];
+        for (x, y) in pairs {
+            assert_ne!(escape_token(x), escape_token(y), "{x:?} vs {y:?}");
+        }
+    }
+
+    #[test]
+    fn subjects_follow_the_scheme() {
+        assert_eq!(
+            event_subject("gtt", "142033", "case", "create", "CS0074187"),
+            "gtt.142033.case.created.CS0074187"
+        );
+        assert_eq!(
+            event_subject("gtt", "7", "case", "update", "CS.1"),
+            "gtt.7.case.updated.CS%2E1"
+        );
+        assert_eq!(
+            event_subject("x", "7", "case", "delete", "n"),
+            "x.7.case.deleted.n"
+        );
+        assert_eq!(
+            event_subject("x", "7", "case", "resolve", "n"),
+            "x.7.case.resolve.n"
+        );
+        assert_eq!(
+            event_subject("x", "7", "case", "updated", "n"),
+            "x.7.case.updated.n"
+        );
+        assert_eq!(
+            deadletter_subject("gtt", "142 033"),
+            "gtt.deadletter.142%20033"
+        );
+        assert_eq!(stream_filter("gtt"), "gtt.>");
+    }
+}

@@ -1,0 +1,141 @@
+//! Building and running the application: connect NATS, keep the stream, bind the listener,
+//! serve until the shutdown token fires, then stop within the grace period.
+//!
+//! Shutdown order: not ready -> stop accepting -> finish in-flight requests -> drain NATS,
+//! all within `server.shutdown_grace`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::publish::Publisher;
+use crate::state::{AppState, IngestSettings};
+use crate::webhook::auth::Authenticator;
+
+/// A built, not yet running gateway.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    settings: Settings,
+}
+
+impl Application {
+    /// Bind the listener and connect to NATS (the connection is retried in the background, so
+    /// a NATS outage at startup delays readiness, not startup).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let auth = Authenticator::new(&settings).context("callback authentication settings")?;
+        let publisher = Publisher::connect(&settings.nats, metrics.clone())
+            .await
+            .context("NATS connection settings")?;
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let state = AppState {
+            auth: Arc::new(auth),
+            publisher,
+            metrics,
+            in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
+            ingest: Arc::new(IngestSettings::from_settings(&settings)),
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        };
+        Ok(Self {
+            listener,
+            state,
+            settings,
+        })
+    }
+
+    /// The bound address (port 0 in tests becomes the real port here).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` is cancelled (or the stream can never become ready), then stop
+    /// gracefully.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            settings,
+        } = self;
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            namespaces = settings.namespaces.len(),
+            stream = %settings.nats.stream,
+            "gtt-gateway started"
+        );
+        let keeper = {
+            let publisher = state.publisher.clone();
+            let token = shutdown.clone();
+            tokio::spawn(async move { publisher.keep_stream(token).await })
+        };
+        let stop_accepting = {
+            let token = shutdown.clone();
+            let flag = Arc::clone(&state.shutting_down);
+            async move {
+                token.cancelled().await;
+                flag.store(true, Ordering::Release);
+            }
+        };
+        let publisher = state.publisher.clone();
+        let app = router(state);
+        let server = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop_accepting)
+                .into_future(),
+        );
+
+        let mut fatal = None;
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            joined = keeper => {
+                if let Ok(Err(e)) = joined {
+                    tracing::error!(error = %e, "JetStream stream unavailable; stopping");
+                    fatal = Some(e);
+                }
+                shutdown.cancel();
+            }
+        }
+
+        let deadline = Instant::now() + settings.server.shutdown_grace;
+        match tokio::time::timeout_at(deadline.into(), server).await {
+            Ok(Ok(Ok(()))) => tracing::info!("HTTP server stopped; in-flight requests finished"),
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
+            Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
+        }
+        if tokio::time::timeout_at(deadline.into(), publisher.drain())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Shutdown grace period over before NATS drained");
+        }
+        tracing::info!("gtt-gateway stopped");
+        fatal.map_or(Ok(()), Err)
+    }
+}
+
+/// Every route with its layers.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .merge(crate::webhook::router())
+        .merge(crate::health::router())
+        .layer(CatchPanicLayer::new())
+        .with_state(state)
+}

@@ -1,0 +1,224 @@
+//! The ingest edge: `POST|PUT /v1/hooks/gtt/{namespace}/{kind}/{action}/{token}`.
+//!
+//! authenticate (token, then signature over the raw bytes) -> normalize -> publish and await the
+//! PubAck -> `202`. A `2xx` is only ever sent after JetStream stored the event (or reported it
+//! as a duplicate of a stored one).
+
+pub mod auth;
+pub mod token;
+pub mod verify;
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Serialize;
+
+use crate::error::Problem;
+use crate::event::{EventContext, Origin, build_event, dead_letter};
+use crate::metrics::{Outcome, UNKNOWN};
+use crate::publish::{Outgoing, deadletter_headers, event_headers};
+use crate::state::AppState;
+
+/// Route pattern of the ingest endpoint.
+pub const ROUTE: &str = "/v1/hooks/gtt/{namespace}/{kind}/{action}/{token}";
+
+/// The ingest routes.
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route(ROUTE, post(receive_callback).put(receive_callback))
+}
+
+/// Body of a `202`.
+#[derive(Debug, Serialize)]
+struct Accepted<'a> {
+    id: &'a str,
+    subject: &'a str,
+    duplicate: bool,
+    dead_lettered: bool,
+}
+
+#[tracing::instrument(name = "callback", skip_all, fields(namespace = %namespace, kind = %kind, action = %action))]
+async fn receive_callback(
+    State(state): State<AppState>,
+    Path((namespace, kind, action, token)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let (outcome, response) =
+        handle(&state, [&namespace, &kind, &action], &token, &headers, body).await;
+    let labels = if outcome == Outcome::Unauthorized {
+        // Never label with unauthenticated input: it would let anyone create series.
+        let ns = if state.auth.knows(&namespace) {
+            namespace.as_str()
+        } else {
+            UNKNOWN
+        };
+        [ns, UNKNOWN, UNKNOWN]
+    } else {
+        [namespace.as_str(), kind.as_str(), action.as_str()]
+    };
+    state
+        .metrics
+        .record_callback(labels, outcome, started.elapsed());
+    response
+}
+
+async fn handle(
+    state: &AppState,
+    [namespace, kind, action]: [&str; 3],
+    token: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> (Outcome, Response) {
+    let route = match state.auth.check_route(namespace, kind, action, token) {
+        Ok(route) => route,
+        Err(failure) => {
+            tracing::warn!(
+                reason = failure.reason(),
+                "Callback refused: not authenticated"
+            );
+            return (
+                Outcome::Unauthorized,
+                Problem::unauthorized().into_response(),
+            );
+        }
+    };
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        tracing::warn!("Callback refused: too many in flight");
+        return (Outcome::Overloaded, Problem::overloaded().into_response());
+    };
+    state.metrics.in_flight.inc();
+    let _gauge = GaugeGuard(&state.metrics.in_flight);
+
+    let limit = state.ingest.max_body_bytes;
+    if content_length(headers).is_some_and(|len| len > limit) {
+        return (Outcome::Rejected, Problem::too_large(limit).into_response());
+    }
+    let bytes = match tokio::time::timeout(
+        state.ingest.request_timeout,
+        axum::body::to_bytes(body, limit),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_length_limit(&e) => {
+            return (Outcome::Rejected, Problem::too_large(limit).into_response());
+        }
+        Ok(Err(_)) => return (Outcome::Rejected, Problem::bad_request().into_response()),
+        Err(_) => return (Outcome::Rejected, Problem::timeout().into_response()),
+    };
+    if let Err(failure) = route.verify_body(headers, &bytes) {
+        tracing::warn!(reason = failure.reason(), "Callback refused: bad signature");
+        return (
+            Outcome::Unauthorized,
+            Problem::unauthorized().into_response(),
+        );
+    }
+
+    let ctx = EventContext {
+        namespace,
+        kind,
+        action,
+        origin: Origin::Webhook,
+        api_url: &state.ingest.api_url,
+        subject_prefix: &state.ingest.subject_prefix,
+        zone: state.ingest.zone,
+        received_at: chrono::Utc::now(),
+    };
+    let traceparent = traceparent(headers);
+    let (id, subject, outgoing_headers, payload, dead) = match build_event(&ctx, &bytes) {
+        Ok(event) => (
+            event.id,
+            event.subject,
+            event_headers(traceparent),
+            bytes::Bytes::from(event.payload),
+            None,
+        ),
+        Err(reason) => {
+            let letter = dead_letter(&ctx, &bytes, reason);
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let h = deadletter_headers(reason.as_str(), kind, action, content_type, traceparent);
+            (letter.id, letter.subject, h, bytes, Some(reason))
+        }
+    };
+    let published = state
+        .publisher
+        .publish(Outgoing {
+            subject: subject.clone(),
+            id: &id,
+            headers: outgoing_headers,
+            payload,
+        })
+        .await;
+    match published {
+        Ok(stored) => {
+            let outcome = match (dead, stored.duplicate) {
+                (Some(reason), _) => {
+                    tracing::info!(event.id = %id, %subject, %reason, "Callback dead-lettered");
+                    Outcome::DeadLettered
+                }
+                (None, true) => {
+                    tracing::debug!(event.id = %id, %subject, "Callback was a duplicate");
+                    Outcome::Duplicate
+                }
+                (None, false) => {
+                    tracing::debug!(event.id = %id, %subject, seq = stored.sequence, "Event stored");
+                    Outcome::Accepted
+                }
+            };
+            let body = Accepted {
+                id: &id,
+                subject: &subject,
+                duplicate: stored.duplicate,
+                dead_lettered: dead.is_some(),
+            };
+            (outcome, (StatusCode::ACCEPTED, Json(body)).into_response())
+        }
+        Err(e) => {
+            tracing::warn!(event.id = %id, error = %e, "Callback not stored; answering 503");
+            (Outcome::Unavailable, Problem::unavailable().into_response())
+        }
+    }
+}
+
+/// Decrements a gauge when dropped.
+struct GaugeGuard<'a>(&'a prometheus::IntGauge);
+
+impl Drop for GaugeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// A W3C `traceparent` worth passing on (printable ASCII, sane length), if present.
+fn traceparent(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    (value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())).then_some(value)
+}
