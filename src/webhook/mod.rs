@@ -160,13 +160,13 @@ async fn handle(
     match published {
         Ok(stored) => {
             let outcome = match (dead, stored.duplicate) {
-                (Some(reason), _) => {
-                    tracing::info!(event.id = %id, %subject, %reason, "Callback dead-lettered");
-                    Outcome::DeadLettered
-                }
-                (None, true) => {
+                (_, true) => {
                     tracing::debug!(event.id = %id, %subject, "Callback was a duplicate");
                     Outcome::Duplicate
+                }
+                (Some(reason), false) => {
+                    tracing::info!(event.id = %id, %subject, %reason, "Callback dead-lettered");
+                    Outcome::DeadLettered
                 }
                 (None, false) => {
                     tracing::debug!(event.id = %id, %subject, seq = stored.sequence, "Event stored");

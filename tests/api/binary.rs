@@ -1,0 +1,245 @@
+//! The `gtt-gateway` binary itself: `check-config`, `callback-url`, and `serve` with JSON logs
+//! that never contain a secret, token or body, and a clean stop on SIGTERM.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gtt-gateway");
+
+fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("gateway.toml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    path
+}
+
+fn gateway(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    // The tests' own environment must not leak into the config.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GTT_GATEWAY_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn check_config_accepts_the_example_and_names_bad_keys() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml");
+    let out = gateway(&["--config", example, "check-config"])
+        .env("GTT_GATEWAY_CALLBACKS__SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[callbacks]\nsecret = \"0123456789abcdef0\"\n[server]\nmax_in_flight = \"many\"\n",
+            "server.max_in_flight",
+        ),
+        (
+            "[callbacks]\nsecret = \"0123456789abcdef0\"\n[nats]\nduplicate_window = \"forever\"\n",
+            "nats.duplicate_window",
+        ),
+        (
+            "[callbacks]\nsecret = \"0123456789abcdef0\"\n[gtt]\napi_url = \"not a url\"\n",
+            "gtt.api_url",
+        ),
+        ("[callbacks]\nsecrett = \"x\"\n", "callbacks.secrett"),
+        ("namespaces = [\"1\"]\n", "callbacks.secret"),
+    ];
+    for (text, key) in cases {
+        let path = write_config(dir.path(), text);
+        let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(78), "{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+    }
+    // Environment overrides are applied and validated too.
+    let path = write_config(dir.path(), "[callbacks]\nsecret = \"0123456789abcdef0\"\n");
+    let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
+        .env("GTT_GATEWAY_SERVER__LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.listen"));
+    let out = gateway(&["--config", "/nonexistent.toml", "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
+
+#[test]
+fn secrets_are_never_printed_by_check_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    // A secret of the wrong type and a too-short secret: the messages must not echo them.
+    for text in [
+        "[callbacks]\nsecret = \"tiny-secret\"\n",
+        "[callbacks]\nsecret = \"0123456789abcdef0\"\nprevious_secrets = [\"tiny-secret\"]\n",
+    ] {
+        let path = write_config(dir.path(), text);
+        let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let all = [out.stdout, out.stderr].concat();
+        assert!(!String::from_utf8_lossy(&all).contains("tiny-secret"));
+    }
+}
+
+#[tokio::test]
+async fn serve_logs_json_without_secrets_and_stops_on_sigterm() {
+    let nats = NatsServer::start();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let client_secret = "gtt-client-secret-SHOULD-NOT-APPEAR";
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+namespaces = ["{NS}"]
+[server]
+listen = "127.0.0.1:{port}"
+[nats]
+url = "{}"
+[callbacks]
+public_url = "http://127.0.0.1:{port}"
+secret = "{SECRET}"
+[gtt]
+client_id = "gateway"
+client_secret = "{client_secret}"
+[log]
+level = "debug"
+"#,
+            nats.url()
+        ),
+    );
+    let config = config.to_str().unwrap().to_string();
+
+    // callback-url prints the URL whose token the server accepts.
+    let out = gateway(&[
+        "--config",
+        &config,
+        "callback-url",
+        "--namespace",
+        NS,
+        "--kind",
+        "case",
+        "--action",
+        "create",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success());
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        url.starts_with(&format!(
+            "http://127.0.0.1:{port}/v1/hooks/gtt/{NS}/case/create/"
+        )),
+        "{url}"
+    );
+    let token = url.rsplit('/').next().unwrap().to_string();
+    assert_eq!(token.len(), 64);
+
+    let mut child = gateway(&["--config", &config, "serve"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "binary did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let marker = "BODY-MARKER-must-not-be-logged";
+    let mut bodies = Vec::new();
+    // Accepted, dead-lettered, unauthorized (wrong token), and bad-token-shape requests.
+    let good = http
+        .post(&url)
+        .body(case_body("CS60", "Open", marker))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), 202);
+    bodies.push(good.text().await.unwrap());
+    let dead = http
+        .post(&url)
+        .body(format!("not json {marker}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dead.status(), 202);
+    bodies.push(dead.text().await.unwrap());
+    let wrong_token = url.replace("/create/", "/update/");
+    let refused = http.post(&wrong_token).body(marker).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    bodies.push(refused.text().await.unwrap());
+    let stripped = url.replace(&token, &format!("{token}00"));
+    let refused = http.post(&stripped).body(marker).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    bodies.push(refused.text().await.unwrap());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "no clean stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(exit.success(), "exit {exit:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+
+    // Logs are JSON lines, and the lifecycle is visible in them.
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    for expected in [
+        "gtt-gateway started",
+        "Callback refused: not authenticated",
+        "Callback dead-lettered",
+        "Shutdown requested",
+        "gtt-gateway stopped",
+    ] {
+        assert!(
+            messages.contains(&expected),
+            "missing log {expected:?} in {messages:?}"
+        );
+    }
+    let everything = format!("{stdout}\n{stderr}\n{}", bodies.join("\n"));
+    for secret_text in [SECRET, client_secret, token.as_str(), marker] {
+        assert!(!everything.contains(secret_text), "leaked {secret_text}");
+    }
+}

@@ -1,0 +1,272 @@
+//! Test harness: a private `nats-server` per test (stoppable and restartable on the same port
+//! and store), the gateway built in-process on a free port, and helpers to post callbacks and
+//! read back what the stream holds.
+
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use async_nats::jetstream::message::StreamMessage;
+use gtt_gateway::config::Settings;
+use gtt_gateway::startup::Application;
+use gtt_gateway::webhook::token::TokenKeys;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "test-callback-secret-0123456789abcdef";
+pub const NS: &str = "142033";
+
+/// The `nats-server` binary: `$NATS_SERVER_BIN`, else on `PATH`, else Debian's location.
+pub fn nats_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
+        return p.into();
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("nats-server"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_default();
+    on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"))
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A private JetStream server, killed (and its store deleted) on drop.
+pub struct NatsServer {
+    child: Option<Child>,
+    pub port: u16,
+    store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    pub fn start() -> Self {
+        let mut server = Self {
+            child: None,
+            port: free_port(),
+            store: tempfile::tempdir().unwrap(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(nats_server_bin())
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server must be installed (apt-get install nats-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kill the server (as a crash would); its store stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start again on the same port with the same store.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Settings for tests: free port, the given NATS, two namespaces; `extra` is appended TOML.
+pub fn test_settings(nats_url: &str, extra: &str) -> Settings {
+    let text = format!(
+        r#"
+namespaces = ["{NS}", "7"]
+[server]
+listen = "127.0.0.1:0"
+[nats]
+url = "{nats_url}"
+[callbacks]
+secret = "{SECRET}"
+[log]
+level = "warn"
+{extra}
+"#
+    );
+    Settings::from_toml(&text).unwrap()
+}
+
+/// A running gateway with its own NATS server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub nats: NatsServer,
+    pub http: reqwest::Client,
+    pub js: jetstream::Context,
+    pub settings: Settings,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with("").await
+    }
+
+    /// Spawn with extra TOML (a later table of the same name is not allowed in TOML, so extra
+    /// may only add tables the base does not have, or use dotted keys).
+    pub async fn spawn_with(extra: &str) -> Self {
+        let nats = NatsServer::start();
+        let settings = test_settings(&nats.url(), extra);
+        Self::spawn_on(nats, settings).await
+    }
+
+    pub async fn spawn_on(nats: NatsServer, settings: Settings) -> Self {
+        let app = Application::build(settings.clone()).await.unwrap();
+        let addr = app.local_addr();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        let client = async_nats::connect(nats.url()).await.unwrap();
+        let test_app = Self {
+            addr,
+            nats,
+            http: reqwest::Client::new(),
+            js: jetstream::new(client),
+            settings,
+            shutdown,
+            task,
+        };
+        test_app.wait_ready().await;
+        test_app
+    }
+
+    pub async fn readyz(&self) -> u16 {
+        self.http
+            .get(format!("http://{}/readyz", self.addr))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    }
+
+    pub async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.readyz().await != 200 {
+            assert!(Instant::now() < deadline, "gateway did not become ready");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn keys(&self) -> TokenKeys {
+        TokenKeys::new(self.settings.callbacks.all_secrets())
+    }
+
+    pub fn hook_url(&self, ns: &str, kind: &str, action: &str) -> String {
+        let token = self.keys().token(ns, kind, action);
+        format!(
+            "http://{}/v1/hooks/gtt/{ns}/{kind}/{action}/{token}",
+            self.addr
+        )
+    }
+
+    pub async fn post(&self, action: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http
+            .post(self.hook_url(NS, "case", action))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("http://{}/metrics", self.addr))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Every message in the gateway's stream, in order.
+    pub async fn stored(&self) -> Vec<StreamMessage> {
+        stream_messages(&self.js, &self.settings.nats.stream).await
+    }
+}
+
+pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<StreamMessage> {
+    let mut stream = js.get_stream(stream).await.unwrap();
+    let state = stream.info().await.unwrap().state.clone();
+    let mut out = Vec::new();
+    if state.messages == 0 {
+        return out;
+    }
+    for seq in state.first_sequence..=state.last_sequence {
+        if let Ok(msg) = stream.get_raw_message(seq).await {
+            out.push(msg);
+        }
+    }
+    out
+}
+
+/// A case body in GTT's documented shape.
+pub fn case_body(number: &str, state: &str, description: &str) -> String {
+    serde_json::json!({
+        "kind": "case",
+        "version": "v1alpha",
+        "namespace": NS,
+        "name": number,
+        "spec": {
+            "case_id": format!("{:0>32}", number.trim_start_matches("CS")),
+            "state": state,
+            "priority": "2 - High",
+            "case_type": "Incident",
+            "category": "Secure Network",
+            "subcategory": "Service Down",
+            "short_description": description,
+            "opened_at": "2025-03-04 10:20:30"
+        }
+    })
+    .to_string()
+}
+
+pub fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_string())
+}
+
+pub async fn json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
