@@ -315,6 +315,10 @@ pub struct RegistrarSettings {
     pub interval: Duration,
     /// Delete our own webhooks that are no longer desired.
     pub prune: bool,
+    /// Our webhooks are named `{name_prefix}-{kind}-{version}-{action}`; only names with this
+    /// prefix are ever updated or pruned. Give each deployment watching the same namespaces
+    /// its own prefix.
+    pub name_prefix: String,
 }
 
 impl Default for RegistrarSettings {
@@ -323,6 +327,7 @@ impl Default for RegistrarSettings {
             enabled: true,
             interval: Duration::from_secs(300),
             prune: false,
+            name_prefix: "gtt-gateway".into(),
         }
     }
 }
@@ -510,6 +515,9 @@ impl Settings {
                 })?;
             }
         }
+        check_token("registrar.name_prefix", &self.registrar.name_prefix, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+        })?;
         if self.registrar.interval < Duration::from_secs(1) {
             return Err(ConfigError::new(
                 "registrar.interval",
@@ -525,6 +533,21 @@ impl Settings {
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
         Ok(())
+    }
+
+    /// What keeps the registrar from running although enabled: the missing keys, if any.
+    pub fn registrar_missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.callbacks.public_url.is_none() {
+            missing.push("callbacks.public_url");
+        }
+        if self.gtt.client_id.is_none() {
+            missing.push("gtt.client_id");
+        }
+        if self.gtt.client_secret.is_none() {
+            missing.push("gtt.client_secret");
+        }
+        missing
     }
 
     /// The configured namespace called `name`, if any.

@@ -15,10 +15,12 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod gtt;
 pub mod health;
 pub mod metrics;
 pub mod normalize;
 pub mod publish;
+pub mod registrar;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use gtt_gateway::config::Settings;
+use gtt_gateway::registrar::{Change, Registrar, redact_url};
 use gtt_gateway::startup::Application;
 use gtt_gateway::webhook::token::TokenKeys;
 
@@ -43,6 +44,29 @@ enum Command {
     },
     /// Validate the configuration and exit (non-zero, naming the key, when invalid).
     CheckConfig,
+    /// Inspect or fix the webhook subscriptions at GTT.
+    Subscriptions {
+        #[command(subcommand)]
+        action: SubscriptionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubscriptionsCommand {
+    /// List the webhooks GTT has in the configured namespaces (tokens redacted).
+    List,
+    /// Create missing webhooks and fix wrong ones.
+    Sync {
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Like sync, and also delete our own webhooks that are no longer configured.
+    Prune {
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +112,87 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(settings),
+        Command::Subscriptions { action } => subscriptions(settings, action),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn subscriptions(settings: Settings, action: SubscriptionsCommand) -> ExitCode {
+    let missing = settings.registrar_missing();
+    if !missing.is_empty() {
+        eprintln!(
+            "gtt-gateway: invalid configuration: {}: required to manage subscriptions",
+            missing.join(", ")
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let metrics = gtt_gateway::metrics::Metrics::new();
+    let client = gtt_gateway::startup::gtt_client(&settings, &metrics);
+    let Some(registrar) = Registrar::new(&settings, client, metrics) else {
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let Ok(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    rt.block_on(async {
+        let result = match action {
+            SubscriptionsCommand::List => registrar.list().await.map(|rows| {
+                println!(
+                    "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} {}",
+                    "NAMESPACE", "NAME", "OURS", "KIND", "VERSION", "ACTION", "URL"
+                );
+                for row in rows {
+                    let w = &row.webhook;
+                    let ours = match (row.ours, row.correct) {
+                        (true, true) => "yes",
+                        (true, false) => "WRONG",
+                        (false, _) => "no",
+                    };
+                    println!(
+                        "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} {}",
+                        row.namespace,
+                        w.name,
+                        ours,
+                        w.spec.kind,
+                        w.spec.version,
+                        w.spec.action,
+                        redact_url(&w.spec.url)
+                    );
+                }
+            }),
+            SubscriptionsCommand::Sync { dry_run } => registrar
+                .sync_once(false, dry_run)
+                .await
+                .map(|c| print_changes(&c, dry_run)),
+            SubscriptionsCommand::Prune { dry_run } => registrar
+                .sync_once(true, dry_run)
+                .await
+                .map(|c| print_changes(&c, dry_run)),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gtt-gateway: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn print_changes(changes: &[Change], dry_run: bool) {
+    let suffix = if dry_run { " (dry run)" } else { "" };
+    for change in changes {
+        println!(
+            "{:<12} {:<40} {}{suffix}",
+            change.namespace(),
+            change.name(),
+            change.verb()
+        );
     }
 }
 

@@ -16,8 +16,10 @@ use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Settings;
+use crate::gtt::{GttClient, TokenSource};
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::registrar::Registrar;
 use crate::state::{AppState, IngestSettings};
 use crate::webhook::auth::Authenticator;
 
@@ -26,6 +28,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     settings: Settings,
+    registrar: Option<Registrar>,
 }
 
 impl Application {
@@ -40,6 +43,17 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let registrar = if settings.registrar.enabled {
+            let missing = settings.registrar_missing();
+            if missing.is_empty() {
+                Registrar::new(&settings, gtt_client(&settings, &metrics), metrics.clone())
+            } else {
+                tracing::warn!(missing = ?missing, "Registrar enabled but not configured; GTT webhooks are not managed");
+                None
+            }
+        } else {
+            None
+        };
         let state = AppState {
             auth: Arc::new(auth),
             publisher,
@@ -52,6 +66,7 @@ impl Application {
             listener,
             state,
             settings,
+            registrar,
         })
     }
 
@@ -73,6 +88,7 @@ impl Application {
             listener,
             state,
             settings,
+            registrar,
         } = self;
         tracing::info!(
             listen = %listener.local_addr()?,
@@ -85,6 +101,8 @@ impl Application {
             let token = shutdown.clone();
             tokio::spawn(async move { publisher.keep_stream(token).await })
         };
+        // The registrar runs beside ingest and never blocks it; it deletes nothing on shutdown.
+        let registrar = registrar.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let stop_accepting = {
             let token = shutdown.clone();
             let flag = Arc::clone(&state.shutting_down);
@@ -120,6 +138,9 @@ impl Application {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
         }
+        if let Some(task) = registrar {
+            let _ = tokio::time::timeout_at(deadline.into(), task).await;
+        }
         if tokio::time::timeout_at(deadline.into(), publisher.drain())
             .await
             .is_err()
@@ -129,6 +150,24 @@ impl Application {
         tracing::info!("gtt-gateway stopped");
         fatal.map_or(Ok(()), Err)
     }
+}
+
+/// The GTT API client (with its token source) the settings describe.
+pub fn gtt_client(settings: &Settings, metrics: &Metrics) -> GttClient {
+    let http = GttClient::http_client();
+    let tokens = TokenSource::new(
+        http.clone(),
+        settings.gtt.auth_url.clone(),
+        settings.gtt.client_id.clone(),
+        settings.gtt.client_secret.clone(),
+        metrics.clone(),
+    );
+    GttClient::new(
+        settings.gtt.api_url.clone(),
+        Arc::new(tokens),
+        http,
+        metrics.clone(),
+    )
 }
 
 /// Every route with its layers.

@@ -1,0 +1,346 @@
+//! The subscription registrar: makes GTT's webhook list match the configured subscriptions for
+//! every namespace (create missing, fix wrong URL or spec, optionally prune our own stale ones),
+//! at startup and every `registrar.interval`, retrying with backoff while GTT is down.
+//!
+//! Safe with several replicas: all compute the same desired state from the same config, a
+//! create that races answers 409 and is fine, and nothing is ever deleted on shutdown. Only
+//! webhooks named `{registrar.name_prefix}-...` are ours to change.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::config::{Settings, Subscription};
+use crate::gtt::types::{Webhook, WebhookSpec};
+use crate::gtt::{GttClient, GttError};
+use crate::metrics::Metrics;
+use crate::webhook::token::TokenKeys;
+
+/// First retry delay after a failed sync; doubles up to the interval.
+const MIN_RETRY: Duration = Duration::from_secs(1);
+
+/// One change the registrar makes (or would make, in a dry run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Already right.
+    Keep {
+        namespace: String,
+        name: String,
+    },
+    Create {
+        namespace: String,
+        webhook: Webhook,
+    },
+    /// Wrong URL or spec: replace with `webhook`.
+    Update {
+        namespace: String,
+        webhook: Webhook,
+    },
+    /// Ours, no longer desired (prune only).
+    Delete {
+        namespace: String,
+        name: String,
+    },
+}
+
+impl Change {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Change::Keep { .. } => "keep",
+            Change::Create { .. } => "create",
+            Change::Update { .. } => "update",
+            Change::Delete { .. } => "delete",
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        match self {
+            Change::Keep { namespace, .. }
+            | Change::Create { namespace, .. }
+            | Change::Update { namespace, .. }
+            | Change::Delete { namespace, .. } => namespace,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Change::Keep { name, .. } | Change::Delete { name, .. } => name,
+            Change::Create { webhook, .. } | Change::Update { webhook, .. } => &webhook.name,
+        }
+    }
+}
+
+/// Keeps GTT's webhooks right.
+#[derive(Clone)]
+pub struct Registrar {
+    client: GttClient,
+    keys: TokenKeys,
+    public_url: Url,
+    namespaces: Vec<String>,
+    subscriptions: Vec<Subscription>,
+    name_prefix: String,
+    prune: bool,
+    interval: Duration,
+    metrics: Metrics,
+}
+
+impl Registrar {
+    /// `None` when the settings lack what registration needs (see
+    /// [`Settings::registrar_missing`]).
+    pub fn new(settings: &Settings, client: GttClient, metrics: Metrics) -> Option<Self> {
+        let public_url = settings.callbacks.public_url.clone()?;
+        Some(Self {
+            client,
+            keys: TokenKeys::new(settings.callbacks.all_secrets()),
+            public_url,
+            namespaces: settings
+                .namespaces
+                .iter()
+                .map(|n| n.name().to_string())
+                .collect(),
+            subscriptions: settings.subscriptions.clone(),
+            name_prefix: settings.registrar.name_prefix.clone(),
+            prune: settings.registrar.prune,
+            interval: settings.registrar.interval,
+            metrics,
+        })
+    }
+
+    /// `{prefix}-{kind}-{version}-{action}`, e.g. `gtt-gateway-case-v1alpha-create`.
+    pub fn webhook_name(&self, sub: &Subscription) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.name_prefix,
+            sub.kind.to_ascii_lowercase(),
+            sub.version.to_ascii_lowercase(),
+            sub.action.to_ascii_lowercase()
+        )
+    }
+
+    fn is_ours(&self, name: &str) -> bool {
+        name.strip_prefix(&self.name_prefix)
+            .is_some_and(|rest| rest.starts_with('-'))
+    }
+
+    /// The webhooks this namespace should have.
+    pub fn desired(&self, namespace: &str) -> Vec<Webhook> {
+        self.subscriptions
+            .iter()
+            .map(|sub| Webhook {
+                kind: "webhook".into(),
+                version: crate::gtt::client::WEBHOOK_VERSION.into(),
+                namespace: namespace.to_string(),
+                name: self.webhook_name(sub),
+                metadata: Some(json!({"labels": {"app.kubernetes.io/managed-by": "gtt-gateway"}})),
+                spec: WebhookSpec {
+                    url: self
+                        .keys
+                        .callback_url(&self.public_url, namespace, &sub.kind, &sub.action)
+                        .to_string(),
+                    version: sub.version.clone(),
+                    kind: sub.kind.clone(),
+                    action: sub.action.clone(),
+                },
+            })
+            .collect()
+    }
+
+    /// Compare GTT's list with the desired state.
+    pub fn plan(&self, namespace: &str, existing: &[Webhook], prune: bool) -> Vec<Change> {
+        let desired = self.desired(namespace);
+        let mut changes = Vec::new();
+        for want in &desired {
+            let change = match existing.iter().find(|w| w.name == want.name) {
+                None => Change::Create {
+                    namespace: namespace.to_string(),
+                    webhook: want.clone(),
+                },
+                Some(have) if have.spec == want.spec => Change::Keep {
+                    namespace: namespace.to_string(),
+                    name: want.name.clone(),
+                },
+                Some(_) => Change::Update {
+                    namespace: namespace.to_string(),
+                    webhook: want.clone(),
+                },
+            };
+            changes.push(change);
+        }
+        if prune {
+            for have in existing {
+                if self.is_ours(&have.name) && !desired.iter().any(|w| w.name == have.name) {
+                    changes.push(Change::Delete {
+                        namespace: namespace.to_string(),
+                        name: have.name.clone(),
+                    });
+                }
+            }
+        }
+        changes
+    }
+
+    /// One pass over every namespace. With `dry_run`, only plans. Returns what was (or would
+    /// be) done; the first GTT error stops the pass for that namespace and is returned after
+    /// the other namespaces were tried.
+    pub async fn sync_once(&self, prune: bool, dry_run: bool) -> Result<Vec<Change>, GttError> {
+        let mut done = Vec::new();
+        let mut first_error = None;
+        for namespace in &self.namespaces {
+            match self.sync_namespace(namespace, prune, dry_run).await {
+                Ok(changes) => done.extend(changes),
+                Err(e) => {
+                    for sub in &self.subscriptions {
+                        self.set_gauge(namespace, sub, false);
+                    }
+                    tracing::warn!(namespace = %namespace, error = %e, "Webhook sync failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(done), Err)
+    }
+
+    async fn sync_namespace(
+        &self,
+        namespace: &str,
+        prune: bool,
+        dry_run: bool,
+    ) -> Result<Vec<Change>, GttError> {
+        let existing = self.client.list_webhooks(namespace).await?;
+        let changes = self.plan(namespace, &existing, prune);
+        if dry_run {
+            return Ok(changes);
+        }
+        for change in &changes {
+            match change {
+                Change::Keep { .. } => {}
+                Change::Create { webhook, .. } => {
+                    match self.client.create_webhook(namespace, webhook).await {
+                        // Another replica won the race; the next pass checks its spec.
+                        Ok(_) | Err(GttError::Conflict) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Change::Update { webhook, .. } => {
+                    match self.client.update_webhook(namespace, webhook).await {
+                        Ok(_) => {}
+                        Err(GttError::NotFound) => {
+                            match self.client.create_webhook(namespace, webhook).await {
+                                Ok(_) | Err(GttError::Conflict) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Change::Delete { name, .. } => {
+                    match self.client.delete_webhook(namespace, name).await {
+                        Ok(()) | Err(GttError::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            if !matches!(change, Change::Keep { .. }) {
+                tracing::info!(
+                    namespace,
+                    webhook = change.name(),
+                    change = change.verb(),
+                    "Webhook changed at GTT"
+                );
+            }
+        }
+        for sub in &self.subscriptions {
+            self.set_gauge(namespace, sub, true);
+        }
+        Ok(changes)
+    }
+
+    fn set_gauge(&self, namespace: &str, sub: &Subscription, in_place: bool) {
+        self.metrics
+            .subscriptions
+            .with_label_values(&[namespace, &sub.kind, &sub.action])
+            .set(i64::from(in_place));
+    }
+
+    /// Sync now and every interval until `shutdown`; while GTT fails, retry sooner with
+    /// exponential backoff and jitter. Never deletes anything on the way out.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut failures: u32 = 0;
+        loop {
+            let pause = match self.sync_once(self.prune, false).await {
+                Ok(changes) => {
+                    failures = 0;
+                    let changed = changes
+                        .iter()
+                        .filter(|c| !matches!(c, Change::Keep { .. }))
+                        .count();
+                    tracing::info!(
+                        webhooks = changes.len(),
+                        changed,
+                        "Webhook subscriptions in place"
+                    );
+                    self.interval
+                }
+                Err(_) => {
+                    failures = failures.saturating_add(1);
+                    let backoff = MIN_RETRY
+                        .saturating_mul(1 << failures.min(16))
+                        .min(self.interval);
+                    let jitter = rand::rng().random_range(0.5..1.0);
+                    backoff.mul_f64(jitter)
+                }
+            };
+            if shutdown
+                .run_until_cancelled(tokio::time::sleep(pause))
+                .await
+                .is_none()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Every webhook GTT has in our namespaces, each with whether it is ours and right.
+    pub async fn list(&self) -> Result<Vec<Listed>, GttError> {
+        let mut out = Vec::new();
+        for namespace in &self.namespaces {
+            let desired = self.desired(namespace);
+            for webhook in self.client.list_webhooks(namespace).await? {
+                let want = desired.iter().find(|w| w.name == webhook.name);
+                out.push(Listed {
+                    namespace: namespace.clone(),
+                    ours: self.is_ours(&webhook.name),
+                    correct: want.is_some_and(|w| w.spec == webhook.spec),
+                    webhook,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A row of `subscriptions list`.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub namespace: String,
+    pub webhook: Webhook,
+    /// Named with our prefix.
+    pub ours: bool,
+    /// Ours and exactly as desired.
+    pub correct: bool,
+}
+
+/// A callback URL with its token replaced, for printing.
+pub fn redact_url(url: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((head, token))
+            if token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            format!("{head}/<token>")
+        }
+        _ => url.to_string(),
+    }
+}
