@@ -13,14 +13,17 @@
 //! - [`startup`], [`state`], [`shutdown`], [`telemetry`]: wiring and lifecycle.
 
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod event;
 pub mod gtt;
 pub mod health;
+pub mod local_nats;
 pub mod metrics;
 pub mod normalize;
 pub mod publish;
 pub mod registrar;
+pub mod sandbox;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -44,6 +44,21 @@ enum Command {
     },
     /// Validate the configuration and exit (non-zero, naming the key, when invalid).
     CheckConfig,
+    /// The embedded default: GTT sandbox + gateway + registrar + ticket traffic, with a live
+    /// tail of the events read back from NATS (what running with no arguments does).
+    Demo,
+    /// Run the GTT sandbox alone (a stand-in for GTT's API, for tests and experiments).
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+        /// Namespaces that exist in the sandbox.
+        #[arg(long = "namespace", default_value = "142033")]
+        namespaces: Vec<String>,
+        /// Also generate ticket traffic.
+        #[arg(long)]
+        traffic: bool,
+    },
     /// Inspect or fix the webhook subscriptions at GTT.
     Subscriptions {
         #[command(subcommand)]
@@ -71,6 +86,18 @@ enum SubscriptionsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let no_config =
+        cli.config.is_none() && std::env::var_os(gtt_gateway::config::CONFIG_ENV).is_none();
+    match cli.command {
+        None if no_config => return demo(),
+        Some(Command::Demo) => return demo(),
+        Some(Command::Sandbox {
+            listen,
+            namespaces,
+            traffic,
+        }) => return sandbox(listen, namespaces, traffic),
+        _ => {}
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -112,6 +139,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(settings),
+        Command::Demo | Command::Sandbox { .. } => {
+            unreachable!("handled before loading the config")
+        }
         Command::Subscriptions { action } => subscriptions(settings, action),
     }
 }
@@ -143,8 +173,8 @@ fn subscriptions(settings: Settings, action: SubscriptionsCommand) -> ExitCode {
         let result = match action {
             SubscriptionsCommand::List => registrar.list().await.map(|rows| {
                 println!(
-                    "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} {}",
-                    "NAMESPACE", "NAME", "OURS", "KIND", "VERSION", "ACTION", "URL"
+                    "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} URL",
+                    "NAMESPACE", "NAME", "OURS", "KIND", "VERSION", "ACTION"
                 );
                 for row in rows {
                     let w = &row.webhook;
@@ -181,6 +211,78 @@ fn subscriptions(settings: Settings, action: SubscriptionsCommand) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    })
+}
+
+fn demo() -> ExitCode {
+    gtt_gateway::telemetry::init(&gtt_gateway::config::LogSettings {
+        format: gtt_gateway::config::LogFormat::Pretty,
+        level: "warn".into(),
+    });
+    let nats_url = std::env::var("GTT_GATEWAY_NATS__URL")
+        .unwrap_or_else(|_| gtt_gateway::config::NatsSettings::default().url);
+    let Ok(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    rt.block_on(async {
+        let shutdown = CancellationToken::new();
+        gtt_gateway::shutdown::cancel_on_signal(shutdown.clone());
+        match gtt_gateway::demo::run(nats_url, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gtt-gateway: {e:#}");
+                ExitCode::from(69)
+            }
+        }
+    })
+}
+
+fn sandbox(listen: std::net::SocketAddr, namespaces: Vec<String>, traffic: bool) -> ExitCode {
+    use gtt_gateway::sandbox::{Sandbox, SandboxConfig, TrafficConfig, spawn_traffic};
+    gtt_gateway::telemetry::init(&gtt_gateway::config::LogSettings {
+        format: gtt_gateway::config::LogFormat::Pretty,
+        level: "info".into(),
+    });
+    let Ok(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    rt.block_on(async {
+        let config = SandboxConfig {
+            namespaces: namespaces.clone(),
+            ..SandboxConfig::default()
+        };
+        let client = config.clients[0].clone();
+        let sandbox = match Sandbox::start(listen, config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("gtt-gateway: cannot start the sandbox: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("GTT sandbox at {}", sandbox.base_url());
+        println!("  token endpoint  {}", sandbox.token_url());
+        println!(
+            "  client          {} / {}",
+            client.client_id, client.client_secret
+        );
+        println!("  namespaces      {}", namespaces.join(", "));
+        let shutdown = CancellationToken::new();
+        gtt_gateway::shutdown::cancel_on_signal(shutdown.clone());
+        if traffic {
+            drop(spawn_traffic(
+                sandbox.clone(),
+                TrafficConfig {
+                    namespaces,
+                    new_ticket_every: std::time::Duration::from_secs(3),
+                    step_every: std::time::Duration::from_secs(1),
+                    max_open: 10,
+                },
+                shutdown.clone(),
+            ));
+        }
+        shutdown.cancelled().await;
+        sandbox.shutdown().await;
+        ExitCode::SUCCESS
     })
 }
 

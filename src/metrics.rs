@@ -180,6 +180,33 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Callbacks counted with `outcome`, over every other label.
+    pub fn callbacks_with_outcome(&self, outcome: Outcome) -> u64 {
+        use prometheus::core::Collector;
+        self.callbacks
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .filter(|m| {
+                m.get_label()
+                    .iter()
+                    .any(|l| l.name() == "outcome" && l.value() == outcome.as_str())
+            })
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
+    }
+
+    /// Webhook subscriptions currently in place at GTT.
+    pub fn subscriptions_in_place(&self) -> i64 {
+        use prometheus::core::Collector;
+        self.subscriptions
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|m| m.get_gauge().get_value() as i64)
+            .sum()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

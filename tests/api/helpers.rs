@@ -2,14 +2,13 @@
 //! and store), the gateway built in-process on a free port, and helpers to post callbacks and
 //! read back what the stream holds.
 
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use async_nats::jetstream::message::StreamMessage;
 use gtt_gateway::config::Settings;
+use gtt_gateway::local_nats::LocalNats;
 use gtt_gateway::startup::Application;
 use gtt_gateway::webhook::token::TokenKeys;
 use secrecy::SecretString;
@@ -18,92 +17,28 @@ use tokio_util::sync::CancellationToken;
 pub const SECRET: &str = "test-callback-secret-0123456789abcdef";
 pub const NS: &str = "142033";
 
-/// The `nats-server` binary: `$NATS_SERVER_BIN`, else on `PATH`, else Debian's location.
-pub fn nats_server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NATS_SERVER_BIN") {
-        return p.into();
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("nats-server"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_default();
-    on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/nats-server"))
-}
-
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    gtt_gateway::local_nats::free_port().unwrap()
 }
 
-/// A private JetStream server, killed (and its store deleted) on drop.
-pub struct NatsServer {
-    child: Option<Child>,
-    pub port: u16,
-    store: tempfile::TempDir,
-}
+/// A private JetStream server for one test (see `gtt_gateway::local_nats`).
+pub struct NatsServer(LocalNats);
 
 impl NatsServer {
     pub fn start() -> Self {
-        let mut server = Self {
-            child: None,
-            port: free_port(),
-            store: tempfile::tempdir().unwrap(),
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(nats_server_bin())
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server must be installed (apt-get install nats-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        Self(LocalNats::start().expect("start nats-server (scripts/test installs it)"))
     }
 
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.0.url()
     }
 
-    /// Kill the server (as a crash would); its store stays.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.0.stop();
     }
 
-    /// Start again on the same port with the same store.
     pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
+        self.0.restart().expect("restart nats-server");
     }
 }
 

@@ -2,6 +2,8 @@
 
 mod auth;
 mod binary;
+mod e2e;
 mod helpers;
 mod ingest;
 mod outage;
+mod registrar;

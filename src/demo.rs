@@ -1,0 +1,234 @@
+//! The embedded default (`gtt-gateway` with no arguments and no config): the GTT sandbox
+//! in-process, the gateway and its registrar against it, a ticket traffic generator, and a live
+//! tail of the events read back from NATS with a periodic summary, until Ctrl-C.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream::Stream};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::local_nats::{self, LocalNats};
+use crate::metrics::{Metrics, Outcome};
+use crate::sandbox::{Sandbox, SandboxConfig, TrafficConfig, spawn_traffic};
+use crate::startup::Application;
+
+/// Namespaces the demo's sandbox and gateway use.
+const NAMESPACES: [&str; 2] = ["142033", "7"];
+/// Port the demo gateway prefers (falls back to a free one).
+const PREFERRED_PORT: u16 = 8080;
+/// How often the summary line is printed.
+const SUMMARY_EVERY: Duration = Duration::from_secs(10);
+
+/// Run the demo until Ctrl-C. `nats_url` is the NATS to try first.
+pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let (nats_url, _private_nats) = find_nats(&nats_url).await?;
+
+    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), demo_sandbox_config()).await?;
+    let port = if std::net::TcpListener::bind(("127.0.0.1", PREFERRED_PORT)).is_ok() {
+        PREFERRED_PORT
+    } else {
+        local_nats::free_port()?
+    };
+    let settings = demo_settings(&sandbox, &nats_url, port)?;
+    let stream_name = settings.nats.stream.clone();
+    let app = Application::build(settings).await?;
+    let metrics = app.state().metrics.clone();
+    println!("gtt-gateway demo");
+    println!("  GTT sandbox   {}", sandbox.base_url());
+    println!(
+        "  gateway       http://{} (metrics at /metrics)",
+        app.local_addr()
+    );
+    println!("  NATS          {nats_url}, stream {stream_name}, subjects gtt.>");
+    println!("  Ctrl-C stops. Events below are read back from JetStream.\n");
+    let gateway = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+
+    let traffic = spawn_traffic(
+        sandbox.clone(),
+        TrafficConfig {
+            namespaces: NAMESPACES.iter().map(ToString::to_string).collect(),
+            new_ticket_every: Duration::from_millis(2500),
+            step_every: Duration::from_millis(900),
+            max_open: 8,
+        },
+        shutdown.clone(),
+    );
+
+    let js = jetstream::new(async_nats::connect(&nats_url).await?);
+    let stream = wait_for_stream(&js, &stream_name, &shutdown).await;
+    if let Some(stream) = stream {
+        tail(stream, &metrics, &sandbox, &shutdown).await?;
+    }
+    shutdown.cancel();
+    let _ = traffic.await;
+    gateway.await??;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// The configured NATS if it answers, else a private `nats-server`.
+async fn find_nats(url: &str) -> anyhow::Result<(String, Option<LocalNats>)> {
+    let probe = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(1))
+        .connect(url);
+    if let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(2), probe).await {
+        drop(client);
+        return Ok((url.to_string(), None));
+    }
+    match LocalNats::start() {
+        Ok(nats) => {
+            println!(
+                "No NATS answers at {url}; started a private nats-server at {}",
+                nats.url()
+            );
+            Ok((nats.url(), Some(nats)))
+        }
+        Err(e) => anyhow::bail!(
+            "no NATS server answers at {url}, and a private one could not be started ({e}).\n\
+             Install one (Debian/Ubuntu: sudo apt-get install nats-server) or point \
+             GTT_GATEWAY_NATS__URL at a NATS server with JetStream enabled."
+        ),
+    }
+}
+
+fn demo_sandbox_config() -> SandboxConfig {
+    let mut config = SandboxConfig {
+        namespaces: NAMESPACES.iter().map(ToString::to_string).collect(),
+        ..SandboxConfig::default()
+    };
+    // A little of real life: some deliveries arrive twice, some late, some out of order.
+    config.delivery.duplicate_rate = 0.1;
+    config.delivery.reorder_rate = 0.05;
+    config.delivery.max_delay = Duration::from_millis(300);
+    config
+}
+
+fn demo_settings(sandbox: &Sandbox, nats_url: &str, port: u16) -> anyhow::Result<Settings> {
+    let client = &SandboxConfig::default().clients[0];
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    let namespaces = NAMESPACES
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        r#"
+namespaces = [{namespaces}]
+[server]
+listen = "127.0.0.1:{port}"
+[nats]
+url = "{nats_url}"
+[callbacks]
+public_url = "http://127.0.0.1:{port}"
+secret = "{secret}"
+[gtt]
+api_url = "{api}"
+auth_url = "{auth}"
+client_id = "{id}"
+client_secret = "{client_secret}"
+[registrar]
+interval = "30s"
+[log]
+format = "pretty"
+level = "warn"
+"#,
+        api = sandbox.base_url(),
+        auth = sandbox.token_url(),
+        id = client.client_id,
+        client_secret = client.client_secret,
+    );
+    Ok(Settings::from_toml(&text)?)
+}
+
+async fn wait_for_stream(
+    js: &jetstream::Context,
+    name: &str,
+    shutdown: &CancellationToken,
+) -> Option<Stream> {
+    loop {
+        if let Ok(stream) = js.get_stream(name).await {
+            return Some(stream);
+        }
+        shutdown
+            .run_until_cancelled(tokio::time::sleep(Duration::from_millis(200)))
+            .await?;
+    }
+}
+
+/// Print each new event as one line, and a summary every [`SUMMARY_EVERY`].
+async fn tail(
+    stream: Stream,
+    metrics: &Metrics,
+    sandbox: &Sandbox,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let consumer = stream
+        .create_consumer(consumer::push::OrderedConfig {
+            deliver_subject: format!("_demo.tail.{}", std::process::id()),
+            deliver_policy: consumer::DeliverPolicy::New,
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    let mut summary = tokio::time::interval(SUMMARY_EVERY);
+    summary.tick().await;
+    let mut seen = 0u64;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = summary.tick() => println!("{}", summary_line(seen, metrics, sandbox)),
+            next = messages.next() => match next {
+                Some(Ok(msg)) => {
+                    seen += 1;
+                    println!("{}", event_line(&msg.subject, &msg.payload));
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "Tail interrupted; continuing"),
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// `10:20:31  gtt.142033.case.updated.CS0074187  in_progress  P2 High  incident  "MPLS down"`.
+fn event_line(subject: &str, payload: &[u8]) -> String {
+    let Ok(event) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return format!(
+            "{}  {subject}  (dead letter)",
+            chrono::Utc::now().format("%H:%M:%S")
+        );
+    };
+    let data = &event["data"];
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    let priority = match (
+        data["priority"]["level"].as_u64(),
+        data["priority"]["label"].as_str(),
+    ) {
+        (Some(level), Some(label)) => format!("P{level} {label}"),
+        _ => "-".into(),
+    };
+    format!(
+        "{}  {:<40} {:<17} {:<12} {:<16} {:?}",
+        chrono::Utc::now().format("%H:%M:%S"),
+        subject,
+        text(&data["state"]),
+        priority,
+        text(&data["case_type"]),
+        text(&data["short_description"]),
+    )
+}
+
+fn summary_line(seen: u64, metrics: &Metrics, sandbox: &Sandbox) -> String {
+    let stats = sandbox.stats();
+    format!(
+        "-- {seen} events read back | callbacks: {} stored, {} duplicates suppressed, {} dead-lettered, {} refused | webhooks in place: {} | sandbox deliveries: {} ok, {} failed",
+        metrics.callbacks_with_outcome(Outcome::Accepted),
+        metrics.callbacks_with_outcome(Outcome::Duplicate),
+        metrics.callbacks_with_outcome(Outcome::DeadLettered),
+        metrics.callbacks_with_outcome(Outcome::Unauthorized),
+        metrics.subscriptions_in_place(),
+        stats.deliveries_succeeded,
+        stats.deliveries_failed,
+    )
+}
