@@ -59,6 +59,11 @@ enum Command {
         #[arg(long)]
         traffic: bool,
     },
+    /// Exit 0 when the gateway's /healthz answers 200 (for container HEALTHCHECKs; no curl needed).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
     /// Inspect or fix the webhook subscriptions at GTT.
     Subscriptions {
         #[command(subcommand)]
@@ -96,6 +101,7 @@ fn main() -> ExitCode {
             namespaces,
             traffic,
         }) => return sandbox(listen, namespaces, traffic),
+        Some(Command::Healthcheck { url }) => return healthcheck(&url),
         _ => {}
     }
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -139,7 +145,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve(settings),
-        Command::Demo | Command::Sandbox { .. } => {
+        Command::Demo | Command::Sandbox { .. } | Command::Healthcheck { .. } => {
             unreachable!("handled before loading the config")
         }
         Command::Subscriptions { action } => subscriptions(settings, action),
@@ -212,6 +218,29 @@ fn subscriptions(settings: Settings, action: SubscriptionsCommand) -> ExitCode {
             }
         }
     })
+}
+
+fn healthcheck(url: &str) -> ExitCode {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::FAILURE;
+    };
+    let ok = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(3))
+            .build()
+            .ok()?;
+        let response = client.get(url).send().await.ok()?;
+        Some(response.status() == reqwest::StatusCode::OK)
+    });
+    if ok == Some(true) {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("gtt-gateway: {url} is not healthy");
+        ExitCode::FAILURE
+    }
 }
 
 fn demo() -> ExitCode {

@@ -46,7 +46,11 @@ impl TokenStore {
             }
         }
         let token = random_token();
-        let expires = now.checked_add(ttl).unwrap_or(now);
+        // A TTL too large for the clock means "practically never" (about 100 years).
+        let expires = now
+            .checked_add(ttl)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+            .unwrap_or(now);
         self.tokens
             .insert(token.clone(), IssuedToken { client, expires });
         token

@@ -30,8 +30,19 @@ const MUTABLE: &[&str] = &[
     "category",
     "subcategory",
 ];
-/// Spec fields the sandbox sets; an update may repeat them only with their current value.
-const SYSTEM: &[&str] = &[
+/// Spec fields the sandbox generates (whatever a create sends for them is replaced).
+const GENERATED: &[&str] = &[
+    "case_id",
+    "number",
+    "state",
+    "opened_at",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+    "comments",
+];
+/// Spec fields an update may repeat only with their current value.
+const READ_ONLY: &[&str] = &[
     "case_id",
     "number",
     "case_type",
@@ -103,7 +114,7 @@ pub(crate) fn create(
     let name = format!("CS{number:07}");
     let case_id = hex::encode(rand::rng().random::<[u8; 16]>());
     let at = servicenow_time(now);
-    for field in SYSTEM {
+    for field in GENERATED {
         spec.remove(*field);
     }
     spec.insert("case_id".into(), case_id.into());
@@ -218,7 +229,7 @@ pub(crate) fn update(
                 }
                 _ => return Err(invalid(format!("spec.{f} must be a string"))),
             },
-            f if SYSTEM.contains(&f) => {
+            f if READ_ONLY.contains(&f) => {
                 if case.spec.get(f) != Some(&value) {
                     return Err(invalid(format!("spec.{f} is read-only")));
                 }

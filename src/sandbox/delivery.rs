@@ -82,7 +82,10 @@ impl DeliveryRuntime {
     }
 
     fn up_to(&mut self, max: Duration) -> Duration {
-        max.mul_f64(self.rng.random::<f64>())
+        let share: f64 = self.rng.random();
+        Duration::try_from_secs_f64(max.as_secs_f64() * share)
+            .unwrap_or(max)
+            .min(max)
     }
 }
 
@@ -183,7 +186,9 @@ pub(crate) fn dispatch(shared: &SharedRef, resource: &Value, targets: Vec<Target
                 key: rt.key.clone(),
                 delay: rt.up_to(max_delay),
                 lose_first: rt.roll(first),
-                hold: rt.roll(reorder).then_some(MAX_HOLD + max_delay),
+                hold: rt
+                    .roll(reorder)
+                    .then_some(MAX_HOLD.saturating_add(max_delay)),
                 timeout,
                 max_attempts,
                 backoff_base,
@@ -192,7 +197,7 @@ pub(crate) fn dispatch(shared: &SharedRef, resource: &Value, targets: Vec<Target
                 bump(&shared.stats.deliveries_duplicated);
                 let extra = Duration::from_millis(rt.rng.random_range(50..250));
                 plans.push(Plan {
-                    delay: plan.delay + extra,
+                    delay: plan.delay.saturating_add(extra),
                     lose_first: false,
                     hold: None,
                     ..plan.clone()

@@ -80,7 +80,7 @@ impl Sandbox {
             in_flight: AtomicUsize::new(0),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            runtime: tokio::runtime::Handle::current(),
+            runtime: tokio::runtime::Handle::try_current()?,
             http,
             server: Mutex::new(None),
         });
