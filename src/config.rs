@@ -121,6 +121,8 @@ pub struct NatsSettings {
     pub replicas: usize,
     /// Optional NATS credentials file (`.creds`).
     pub credentials_file: Option<PathBuf>,
+    /// JetStream key-value bucket with the last state of every ticket, watermarks and leases.
+    pub state_bucket: String,
 }
 
 impl Default for NatsSettings {
@@ -135,6 +137,7 @@ impl Default for NatsSettings {
             max_age: Duration::from_secs(7 * 24 * 3600),
             replicas: 1,
             credentials_file: None,
+            state_bucket: "GTT_STATE".into(),
         }
     }
 }
@@ -337,8 +340,22 @@ impl Default for RegistrarSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ReconcileSettings {
     pub enabled: bool,
+    /// Pause between polls of a namespace.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
+    /// Cases per list request.
+    pub page_size: usize,
+    /// Each poll starts this long before the watermark (clock skew, same-second changes).
+    #[serde(with = "humantime_serde")]
+    pub overlap: Duration,
+    /// How far back the very first poll of a namespace looks.
+    #[serde(with = "humantime_serde")]
+    pub lookback: Duration,
+    /// A replica's claim to poll a namespace lasts this long unless renewed.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+    /// Most GTT list requests per second (per replica).
+    pub max_requests_per_second: u32,
 }
 
 impl Default for ReconcileSettings {
@@ -346,6 +363,11 @@ impl Default for ReconcileSettings {
         Self {
             enabled: false,
             interval: Duration::from_secs(60),
+            page_size: 100,
+            overlap: Duration::from_secs(120),
+            lookback: Duration::from_secs(3600),
+            lease_ttl: Duration::from_secs(180),
+            max_requests_per_second: 5,
         }
     }
 }
@@ -524,15 +546,48 @@ impl Settings {
                 "must be at least 1s",
             ));
         }
-        if self.reconcile.interval < Duration::from_secs(1) {
+        if self.reconcile.interval < Duration::from_millis(100) {
             return Err(ConfigError::new(
                 "reconcile.interval",
-                "must be at least 1s",
+                "must be at least 100ms",
             ));
         }
+        if !(1..=500).contains(&self.reconcile.page_size) {
+            return Err(ConfigError::new(
+                "reconcile.page_size",
+                "must be between 1 and 500",
+            ));
+        }
+        if self.reconcile.lease_ttl <= self.reconcile.interval {
+            return Err(ConfigError::new(
+                "reconcile.lease_ttl",
+                "must be longer than reconcile.interval",
+            ));
+        }
+        if self.reconcile.max_requests_per_second == 0 {
+            return Err(ConfigError::new(
+                "reconcile.max_requests_per_second",
+                "must be at least 1",
+            ));
+        }
+        check_token("nats.state_bucket", &self.nats.state_bucket, |c| {
+            c.is_ascii_alphanumeric() || c == '_' || c == '-'
+        })?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
         Ok(())
+    }
+
+    /// What keeps the poller from running although enabled: the missing keys, if any.
+    pub fn reconcile_missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.gtt.client_id.is_none() {
+            missing.push("gtt.client_id");
+        }
+        if self.gtt.client_secret.is_none() {
+            missing.push("gtt.client_secret");
+        }
+        missing
     }
 
     /// What keeps the registrar from running although enabled: the missing keys, if any.

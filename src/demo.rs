@@ -45,6 +45,24 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     println!("  Ctrl-C stops. Events below are read back from JetStream.\n");
     let gateway = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
+    // Tail from before the first ticket, once the webhooks are registered, so nothing is missed.
+    let js = jetstream::new(async_nats::connect(&nats_url).await?);
+    let Some(stream) = wait_for_stream(&js, &stream_name, &shutdown).await else {
+        return Ok(());
+    };
+    let wanted = (NAMESPACES.len() * 2) as i64;
+    let registered = async {
+        while metrics.subscriptions_in_place() < wanted {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(15), registered)
+        .await
+        .is_err()
+    {
+        println!("(webhooks are not all registered yet; events may start late)");
+    }
+    let messages = open_tail(stream).await?;
     let traffic = spawn_traffic(
         sandbox.clone(),
         TrafficConfig {
@@ -55,12 +73,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
         },
         shutdown.clone(),
     );
-
-    let js = jetstream::new(async_nats::connect(&nats_url).await?);
-    let stream = wait_for_stream(&js, &stream_name, &shutdown).await;
-    if let Some(stream) = stream {
-        tail(stream, &metrics, &sandbox, &shutdown).await?;
-    }
+    tail(messages, &metrics, &sandbox, &shutdown).await;
     shutdown.cancel();
     let _ = traffic.await;
     gateway.await??;
@@ -157,13 +170,8 @@ async fn wait_for_stream(
     }
 }
 
-/// Print each new event as one line, and a summary every [`SUMMARY_EVERY`].
-async fn tail(
-    stream: Stream,
-    metrics: &Metrics,
-    sandbox: &Sandbox,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
+/// An ordered consumer of the events published from now on.
+async fn open_tail(stream: Stream) -> anyhow::Result<consumer::push::Ordered> {
     let consumer = stream
         .create_consumer(consumer::push::OrderedConfig {
             deliver_subject: format!("_demo.tail.{}", std::process::id()),
@@ -171,13 +179,22 @@ async fn tail(
             ..Default::default()
         })
         .await?;
-    let mut messages = consumer.messages().await?;
+    Ok(consumer.messages().await?)
+}
+
+/// Print each new event as one line, and a summary every [`SUMMARY_EVERY`].
+async fn tail(
+    mut messages: consumer::push::Ordered,
+    metrics: &Metrics,
+    sandbox: &Sandbox,
+    shutdown: &CancellationToken,
+) {
     let mut summary = tokio::time::interval(SUMMARY_EVERY);
     summary.tick().await;
     let mut seen = 0u64;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => return,
             _ = summary.tick() => println!("{}", summary_line(seen, metrics, sandbox)),
             next = messages.next() => match next {
                 Some(Ok(msg)) => {
@@ -185,7 +202,7 @@ async fn tail(
                     println!("{}", event_line(&msg.subject, &msg.payload));
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "Tail interrupted; continuing"),
-                None => return Ok(()),
+                None => return,
             },
         }
     }

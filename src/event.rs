@@ -109,14 +109,17 @@ impl From<NormalizeError> for DeadLetterReason {
 struct CloudEvent<'a, D: Serialize> {
     specversion: &'static str,
     id: &'a str,
-    source: String,
+    source: &'a str,
     #[serde(rename = "type")]
-    type_: String,
+    type_: &'a str,
     subject: &'a str,
-    time: String,
+    time: &'a str,
     datacontenttype: &'static str,
     gttnamespace: &'a str,
     gttorigin: Origin,
+    /// On case events whose previous state is known: whether the normalized `state` changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gttstatechanged: Option<bool>,
     data: D,
 }
 
@@ -125,8 +128,8 @@ struct CloudEvent<'a, D: Serialize> {
 struct CaseEventData<'a> {
     #[serde(flatten)]
     case: &'a CaseData,
-    /// Normalized fields that differ from the previous known state (not tracked yet: null).
-    changes: Option<()>,
+    /// Normalized fields that differ from the previous known state; null when none is known.
+    changes: Option<&'a [FieldChange]>,
     raw: &'a RawValue,
 }
 
@@ -138,8 +141,93 @@ struct GenericEventData<'a> {
     raw: &'a RawValue,
 }
 
-/// Turn an authenticated body into an event, or say why it must be dead-lettered.
+/// One normalized field that changed: `{"field", "old", "new"}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// An event whose id, subject and normalized data are known, before `changes` are added.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    pub id: String,
+    pub subject: String,
+    pub kind: String,
+    /// Resource name (the CloudEvents `subject`).
+    pub name: String,
+    /// Normalized case data (case kind only).
+    pub case: Option<CaseData>,
+    source: String,
+    type_: String,
+    time: String,
+    namespace: &'a str,
+    origin: Origin,
+    raw: &'a RawValue,
+}
+
+impl Prepared<'_> {
+    /// Serialize the CloudEvent, with `changes` (case events only; `None` = previous unknown).
+    pub fn into_event(self, changes: Option<&[FieldChange]>) -> Event {
+        let payload = match &self.case {
+            Some(case) => {
+                let state_changed = changes.map(|c| c.iter().any(|c| c.field == "state"));
+                self.serialize(
+                    state_changed,
+                    CaseEventData {
+                        case,
+                        changes,
+                        raw: self.raw,
+                    },
+                )
+            }
+            None => self.serialize(
+                None,
+                GenericEventData {
+                    namespace: self.namespace,
+                    name: &self.name,
+                    raw: self.raw,
+                },
+            ),
+        };
+        Event {
+            id: self.id,
+            subject: self.subject,
+            payload,
+        }
+    }
+
+    fn serialize<D: Serialize>(&self, gttstatechanged: Option<bool>, data: D) -> Vec<u8> {
+        let event = CloudEvent {
+            specversion: "1.0",
+            id: &self.id,
+            source: &self.source,
+            type_: &self.type_,
+            subject: &self.name,
+            time: &self.time,
+            datacontenttype: "application/json",
+            gttnamespace: self.namespace,
+            gttorigin: self.origin,
+            gttstatechanged,
+            data,
+        };
+        // Our own structs with string keys and no floats: serialization cannot fail.
+        serde_json::to_vec(&event).expect("CloudEvent serializes")
+    }
+}
+
+/// Turn an authenticated body into an event without `changes` (see [`prepare`]).
 pub fn build_event(ctx: &EventContext<'_>, body: &[u8]) -> Result<Event, DeadLetterReason> {
+    prepare(ctx, body).map(|p| p.into_event(None))
+}
+
+/// Locate, check and normalize the resource in `body` and derive its id and subject, or say
+/// why it must be dead-lettered.
+pub fn prepare<'a>(
+    ctx: &EventContext<'a>,
+    body: &'a [u8],
+) -> Result<Prepared<'a>, DeadLetterReason> {
     let located = locate_resource(body)?;
     let resource: Value =
         serde_json::from_str(located.raw.get()).map_err(|_| DeadLetterReason::NotJson)?;
@@ -166,81 +254,44 @@ pub fn build_event(ctx: &EventContext<'_>, body: &[u8]) -> Result<Event, DeadLet
         .filter(|v| !v.is_empty())
         .unwrap_or(DEFAULT_VERSION);
 
-    let source = format!(
-        "{}/apis/{version}/namespaces/{}/{kind}",
-        ctx.api_url.trim_end_matches('/'),
-        ctx.namespace
-    );
-    let type_ = format!("net.gtt.{kind}.{action}");
-
-    let hashed = fields.get("spec").unwrap_or(&resource);
-    let head = |name: &str, time: Option<DateTime<Utc>>| {
-        let id = event_id(ctx.namespace, &kind, name, hashed);
-        let subject = event_subject(ctx.subject_prefix, ctx.namespace, &kind, action, name);
-        let time = time
-            .unwrap_or(ctx.received_at)
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        (id, subject, time)
-    };
-    let (id, subject, payload) = if kind == "case" {
+    let (name, case) = if kind == "case" {
         let case = normalize_case(ctx.namespace, &resource, ctx.zone)?;
         let name = fields
             .get("name")
             .and_then(scalar_text)
             .or_else(|| case.number.clone())
             .ok_or(DeadLetterReason::MissingName)?;
-        let (id, subject, time) = head(&name, case.change_time());
-        let data = CaseEventData {
-            case: &case,
-            changes: None,
-            raw: located.raw,
-        };
-        let payload = serialize_event(ctx, &id, source, type_, &name, time, data);
-        (id, subject, payload)
+        (name, Some(case))
     } else {
         let name = fields
             .get("name")
             .and_then(scalar_text)
             .ok_or(DeadLetterReason::MissingName)?;
-        let (id, subject, time) = head(&name, None);
-        let data = GenericEventData {
-            namespace: ctx.namespace,
-            name: &name,
-            raw: located.raw,
-        };
-        let payload = serialize_event(ctx, &id, source, type_, &name, time, data);
-        (id, subject, payload)
+        (name, None)
     };
-    Ok(Event {
-        id,
-        subject,
-        payload,
-    })
-}
-
-fn serialize_event<D: Serialize>(
-    ctx: &EventContext<'_>,
-    id: &str,
-    source: String,
-    type_: String,
-    name: &str,
-    time: String,
-    data: D,
-) -> Vec<u8> {
-    let event = CloudEvent {
-        specversion: "1.0",
-        id,
-        source,
-        type_,
-        subject: name,
+    let hashed = fields.get("spec").unwrap_or(&resource);
+    let time = case
+        .as_ref()
+        .and_then(CaseData::change_time)
+        .unwrap_or(ctx.received_at)
+        .to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    Ok(Prepared {
+        id: event_id(ctx.namespace, &kind, &name, hashed),
+        subject: event_subject(ctx.subject_prefix, ctx.namespace, &kind, action, &name),
+        source: format!(
+            "{}/apis/{version}/namespaces/{}/{kind}",
+            ctx.api_url.trim_end_matches('/'),
+            ctx.namespace
+        ),
+        type_: format!("net.gtt.{kind}.{action}"),
+        kind,
+        name,
+        case,
         time,
-        datacontenttype: "application/json",
-        gttnamespace: ctx.namespace,
-        gttorigin: ctx.origin,
-        data,
-    };
-    // Our own structs with string keys and no floats: serialization cannot fail.
-    serde_json::to_vec(&event).expect("CloudEvent serializes")
+        namespace: ctx.namespace,
+        origin: ctx.origin,
+        raw: located.raw,
+    })
 }
 
 /// The dead letter for a body that [`build_event`] refused.

@@ -59,6 +59,12 @@ pub struct Metrics {
     pub token_refreshes: IntCounterVec,
     /// `gtt_gateway_build_info{version}` (always 1).
     pub build_info: IntGaugeVec,
+    /// `gtt_gateway_reconcile_runs_total{namespace,outcome}` (`ok`, `error`, `standby`).
+    pub reconcile_runs: IntCounterVec,
+    /// `gtt_gateway_reconcile_recovered_total{namespace}`: events only polling found.
+    pub reconcile_recovered: IntCounterVec,
+    /// `gtt_gateway_reconcile_lag_seconds{namespace}`: age of the last successful poll's start.
+    pub reconcile_lag: prometheus::GaugeVec,
 }
 
 /// Latency buckets (seconds), from sub-millisecond to the request timeout.
@@ -130,6 +136,30 @@ impl Metrics {
             &["version"],
         )
         .expect("valid metric");
+        let reconcile_runs = IntCounterVec::new(
+            Opts::new(
+                "reconcile_runs_total",
+                "Polls of GTT by the reconcile loop, by outcome.",
+            ),
+            &["namespace", "outcome"],
+        )
+        .expect("valid metric");
+        let reconcile_recovered = IntCounterVec::new(
+            Opts::new(
+                "reconcile_recovered_total",
+                "Events stored by polling that no webhook had delivered.",
+            ),
+            &["namespace"],
+        )
+        .expect("valid metric");
+        let reconcile_lag = prometheus::GaugeVec::new(
+            Opts::new(
+                "reconcile_lag_seconds",
+                "Seconds since the start of the last successful poll of the namespace.",
+            ),
+            &["namespace"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(callbacks.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(callback_duration.clone()),
@@ -141,6 +171,9 @@ impl Metrics {
             Box::new(gtt_requests.clone()),
             Box::new(token_refreshes.clone()),
             Box::new(build_info.clone()),
+            Box::new(reconcile_runs.clone()),
+            Box::new(reconcile_recovered.clone()),
+            Box::new(reconcile_lag.clone()),
         ] {
             registry
                 .register(collector)
@@ -161,6 +194,9 @@ impl Metrics {
             gtt_requests,
             token_refreshes,
             build_info,
+            reconcile_runs,
+            reconcile_recovered,
+            reconcile_lag,
         }
     }
 

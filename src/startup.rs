@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::gtt::{GttClient, TokenSource};
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
+use crate::reconcile::Reconciler;
 use crate::registrar::Registrar;
 use crate::state::{AppState, IngestSettings};
 use crate::webhook::auth::Authenticator;
@@ -29,6 +30,7 @@ pub struct Application {
     state: AppState,
     settings: Settings,
     registrar: Option<Registrar>,
+    reconciler: Option<Reconciler>,
 }
 
 impl Application {
@@ -43,12 +45,30 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        // One GTT client (and token cache) shared by the registrar and the poller.
+        let gtt = gtt_client(&settings, &metrics);
         let registrar = if settings.registrar.enabled {
             let missing = settings.registrar_missing();
             if missing.is_empty() {
-                Registrar::new(&settings, gtt_client(&settings, &metrics), metrics.clone())
+                Registrar::new(&settings, gtt.clone(), metrics.clone())
             } else {
                 tracing::warn!(missing = ?missing, "Registrar enabled but not configured; GTT webhooks are not managed");
+                None
+            }
+        } else {
+            None
+        };
+        let reconciler = if settings.reconcile.enabled {
+            let missing = settings.reconcile_missing();
+            if missing.is_empty() {
+                Some(Reconciler::new(
+                    &settings,
+                    gtt,
+                    publisher.clone(),
+                    metrics.clone(),
+                ))
+            } else {
+                tracing::warn!(missing = ?missing, "Polling enabled but not configured; GTT is not polled");
                 None
             }
         } else {
@@ -67,6 +87,7 @@ impl Application {
             state,
             settings,
             registrar,
+            reconciler,
         })
     }
 
@@ -89,6 +110,7 @@ impl Application {
             state,
             settings,
             registrar,
+            reconciler,
         } = self;
         tracing::info!(
             listen = %listener.local_addr()?,
@@ -103,6 +125,7 @@ impl Application {
         };
         // The registrar runs beside ingest and never blocks it; it deletes nothing on shutdown.
         let registrar = registrar.map(|r| tokio::spawn(r.run(shutdown.clone())));
+        let reconciler = reconciler.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let stop_accepting = {
             let token = shutdown.clone();
             let flag = Arc::clone(&state.shutting_down);
@@ -138,7 +161,7 @@ impl Application {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
         }
-        if let Some(task) = registrar {
+        for task in registrar.into_iter().chain(reconciler) {
             let _ = tokio::time::timeout_at(deadline.into(), task).await;
         }
         if tokio::time::timeout_at(deadline.into(), publisher.drain())

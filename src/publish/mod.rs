@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
+use crate::tickets::TicketStore;
 
 /// Header carrying the dead-letter reason.
 pub const REASON_HEADER: &str = "Gtt-Deadletter-Reason";
@@ -68,6 +69,7 @@ pub struct Publisher {
     metrics: Metrics,
     stream_ready: Arc<AtomicBool>,
     reconnected: Arc<Notify>,
+    tickets: TicketStore,
 }
 
 impl Publisher {
@@ -117,6 +119,7 @@ impl Publisher {
             metrics,
             stream_ready: Arc::new(AtomicBool::new(false)),
             reconnected,
+            tickets: TicketStore::default(),
         })
     }
 
@@ -174,9 +177,62 @@ impl Publisher {
                 );
             }
         }
+        match self.ensure_bucket().await {
+            Ok(()) => {}
+            Err(e) if self.settings.manage_stream => return Err(e),
+            // Unmanaged and missing: events flow, without `changes` and without polling state.
+            Err(e) => {
+                tracing::warn!(error = %e, "Ticket state unavailable; events carry no changes")
+            }
+        }
         self.stream_ready.store(true, Ordering::Release);
         self.metrics.stream_ready.set(1);
         Ok(())
+    }
+
+    /// Create (managed) or open the ticket-state bucket and hand it to the ticket store.
+    async fn ensure_bucket(&self) -> anyhow::Result<()> {
+        let name = &self.settings.state_bucket;
+        let existing = self.js.get_key_value(name).await;
+        let store = if let Ok(store) = existing {
+            store
+        } else if self.settings.manage_stream {
+            // The bucket's stream, as the key-value convention lays it out. Built here rather
+            // than with `create_key_value`, which first queries account limits in a shape that
+            // NATS servers before 2.10 do not answer.
+            self.js
+                .create_stream(stream::Config {
+                    name: format!("KV_{name}"),
+                    description: Some("Last known state of every GTT ticket (gtt-gateway)".into()),
+                    subjects: vec![format!("$KV.{name}.>")],
+                    max_messages_per_subject: 1,
+                    storage: stream::StorageType::File,
+                    num_replicas: self.settings.replicas,
+                    allow_rollup: true,
+                    deny_delete: true,
+                    allow_direct: true,
+                    discard: stream::DiscardPolicy::New,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create bucket {name}: {e}"))?;
+            self.js
+                .get_key_value(name)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open bucket {name}: {e}"))?
+        } else {
+            let e = existing.err().map(|e| e.to_string()).unwrap_or_default();
+            anyhow::bail!(
+                "key-value bucket {name} is not available ({e}); create it or set nats.manage_stream = true"
+            );
+        };
+        self.tickets.attach(store);
+        Ok(())
+    }
+
+    /// Ticket state (last normalized state per case, watermarks, leases).
+    pub fn tickets(&self) -> &TicketStore {
+        &self.tickets
     }
 
     /// Keep the stream ready: retry until it is, and check again after every reconnect (a NATS

@@ -10,8 +10,18 @@ use std::fmt::Write;
 
 /// Escape `part` into a single valid NATS subject token.
 pub fn escape_token(part: &str) -> String {
+    escape_with(part, '%')
+}
+
+/// Escape `part` into one token of a JetStream key-value key, whose alphabet has no `%`: the
+/// same scheme with `=` as the escape character (`CS.1` -> `CS=2E1`, empty -> `=`).
+pub fn kv_token(part: &str) -> String {
+    escape_with(part, '=')
+}
+
+fn escape_with(part: &str, escape: char) -> String {
     if part.is_empty() {
-        return "%".to_string();
+        return escape.to_string();
     }
     if part.bytes().all(is_plain) {
         return part.to_string();
@@ -21,7 +31,7 @@ pub fn escape_token(part: &str) -> String {
         if is_plain(b) {
             out.push(b as char);
         } else {
-            let _ = write!(out, "%{b:02X}");
+            let _ = write!(out, "{escape}{b:02X}");
         }
     }
     out
@@ -111,6 +121,22 @@ mod tests {
         let pairs = [("a.b", "a%2Eb"), ("", "%"), ("%", "%25"), ("a b", "a%20b")];
         for (x, y) in pairs {
             assert_ne!(escape_token(x), escape_token(y), "{x:?} vs {y:?}");
+        }
+    }
+
+    #[test]
+    fn kv_tokens_use_only_the_key_alphabet() {
+        assert_eq!(kv_token("CS0074187"), "CS0074187");
+        assert_eq!(kv_token("CS.1"), "CS=2E1");
+        assert_eq!(kv_token("a=b"), "a=3Db");
+        assert_eq!(kv_token(""), "=");
+        for input in ["a.b", "x y", "é", "%", "=", "*>"] {
+            let t = kv_token(input);
+            assert!(
+                t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_=".contains(&b)),
+                "{t}"
+            );
         }
     }
 

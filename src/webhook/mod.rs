@@ -19,9 +19,9 @@ use axum::routing::post;
 use serde::Serialize;
 
 use crate::error::Problem;
-use crate::event::{EventContext, Origin, build_event, dead_letter};
+use crate::event::{EventContext, Origin};
+use crate::ingest::{Origin as IngestOrigin, ingest};
 use crate::metrics::{Outcome, UNKNOWN};
-use crate::publish::{Outgoing, deadletter_headers, event_headers};
 use crate::state::AppState;
 
 /// Route pattern of the ingest endpoint.
@@ -130,36 +130,16 @@ async fn handle(
         zone: state.ingest.zone,
         received_at: chrono::Utc::now(),
     };
-    let traceparent = traceparent(headers);
-    let (id, subject, outgoing_headers, payload, dead) = match build_event(&ctx, &bytes) {
-        Ok(event) => (
-            event.id,
-            event.subject,
-            event_headers(traceparent),
-            bytes::Bytes::from(event.payload),
-            None,
-        ),
-        Err(reason) => {
-            let letter = dead_letter(&ctx, &bytes, reason);
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok());
-            let h = deadletter_headers(reason.as_str(), kind, action, content_type, traceparent);
-            (letter.id, letter.subject, h, bytes, Some(reason))
-        }
+    let origin = IngestOrigin {
+        traceparent: traceparent(headers),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
     };
-    let published = state
-        .publisher
-        .publish(Outgoing {
-            subject: subject.clone(),
-            id: &id,
-            headers: outgoing_headers,
-            payload,
-        })
-        .await;
-    match published {
+    match ingest(&state.publisher, &ctx, bytes, origin).await {
         Ok(stored) => {
-            let outcome = match (dead, stored.duplicate) {
+            let (id, subject) = (&stored.id, &stored.subject);
+            let outcome = match (stored.dead_letter, stored.duplicate) {
                 (_, true) => {
                     tracing::debug!(event.id = %id, %subject, "Callback was a duplicate");
                     Outcome::Duplicate
@@ -169,20 +149,20 @@ async fn handle(
                     Outcome::DeadLettered
                 }
                 (None, false) => {
-                    tracing::debug!(event.id = %id, %subject, seq = stored.sequence, "Event stored");
+                    tracing::debug!(event.id = %id, %subject, "Event stored");
                     Outcome::Accepted
                 }
             };
             let body = Accepted {
-                id: &id,
-                subject: &subject,
+                id,
+                subject,
                 duplicate: stored.duplicate,
-                dead_lettered: dead.is_some(),
+                dead_lettered: stored.dead_letter.is_some(),
             };
             (outcome, (StatusCode::ACCEPTED, Json(body)).into_response())
         }
         Err(e) => {
-            tracing::warn!(event.id = %id, error = %e, "Callback not stored; answering 503");
+            tracing::warn!(error = %e, "Callback not stored; answering 503");
             (Outcome::Unavailable, Problem::unavailable().into_response())
         }
     }

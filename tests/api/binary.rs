@@ -243,3 +243,145 @@ level = "debug"
         assert!(!everything.contains(secret_text), "leaked {secret_text}");
     }
 }
+
+// Multi-threaded: the CLI runs as a blocking subprocess while the sandbox serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_cli_against_the_sandbox() {
+    let gtt = crate::registrar::sandbox(crate::registrar::sandbox_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = &gtt_gateway::sandbox::SandboxConfig::default().clients[0];
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"
+namespaces = ["{NS}"]
+[callbacks]
+public_url = "https://hooks.example.com"
+secret = "{SECRET}"
+[gtt]
+api_url = "{}"
+auth_url = "{}"
+client_id = "{}"
+client_secret = "{}"
+"#,
+            gtt.base_url(),
+            gtt.token_url(),
+            client.client_id,
+            client.client_secret
+        ),
+    );
+    let config = config.to_str().unwrap().to_string();
+    let run = move |args: &[&str]| {
+        let out = gateway(&["--config", &config, "subscriptions"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plan = run(&["sync", "--dry-run"]);
+    assert!(
+        plan.contains("gtt-gateway-case-v1alpha-create") && plan.contains("create (dry run)"),
+        "{plan}"
+    );
+    assert!(gtt.webhooks(NS).is_empty(), "a dry run changes nothing");
+
+    let synced = run(&["sync"]);
+    assert!(synced.contains("create"), "{synced}");
+    assert_eq!(gtt.webhooks(NS).len(), 2);
+
+    let listed = tokio::task::spawn_blocking(move || run(&["list"]))
+        .await
+        .unwrap();
+    let rows: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.contains("gtt-gateway-case"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    for row in rows {
+        assert!(row.contains(" yes "), "{row}");
+        assert!(
+            row.contains("https://hooks.example.com/v1/hooks/gtt/142033/case/"),
+            "{row}"
+        );
+        assert!(row.ends_with("/<token>"), "token redacted: {row}");
+    }
+    assert!(
+        !listed.contains(
+            &gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
+                .token(NS, "case", "create")
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_subcommand() {
+    let app = TestApp::spawn().await;
+    let url = format!("http://{}/healthz", app.addr);
+    let ok = gateway(&["healthcheck", "--url", &url]).status().unwrap();
+    assert!(ok.success());
+    let closed = format!("http://127.0.0.1:{}/healthz", free_port());
+    let down = gateway(&["healthcheck", "--url", &closed])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn no_arguments_runs_the_demo_and_shows_tickets_flowing() {
+    let nats = NatsServer::start();
+    let mut child = gateway(&[])
+        .env("GTT_GATEWAY_NATS__URL", nats.url())
+        .env_remove("GTT_GATEWAY_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    let mut created = 0;
+    while created < 2 {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(remaining) {
+            Ok(line) => {
+                if line.contains(".case.created.CS") {
+                    created += 1;
+                }
+                lines.push(line);
+            }
+            Err(_) => panic!("no tickets flowing within 30 s:\n{}", lines.join("\n")),
+        }
+    }
+    assert!(lines.iter().any(|l| l.contains("GTT sandbox")), "{lines:?}");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "demo did not stop on Ctrl-C");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+}

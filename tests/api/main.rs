@@ -6,4 +6,5 @@ mod e2e;
 mod helpers;
 mod ingest;
 mod outage;
+mod reconcile;
 mod registrar;

@@ -1,0 +1,308 @@
+//! The polling fallback: per namespace, list the cases GTT changed since a stored watermark
+//! (minus an overlap for clock skew), page through them and store each through the same path
+//! as webhooks ([`crate::ingest`]) with `gttorigin = poll` and the same ids, so a change that a
+//! webhook already delivered is a JetStream duplicate, not a second event.
+//!
+//! One replica polls each namespace at a time (a lease in the ticket-state bucket); the
+//! watermark survives restarts there too. Polling sees each case's *current* state: a change
+//! that is superseded before the next poll and whose webhook was lost cannot be recovered (GTT
+//! documents no history API).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ReconcileSettings, Settings};
+use crate::event::{EventContext, Origin};
+use crate::gtt::GttClient;
+use crate::ingest::{self, Ingested};
+use crate::metrics::Metrics;
+use crate::normalize::parse_timestamp;
+use crate::publish::Publisher;
+use crate::state::IngestSettings;
+
+/// Longest pause after repeated failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The poller of every configured namespace.
+#[derive(Clone)]
+pub struct Reconciler {
+    client: GttClient,
+    publisher: Publisher,
+    settings: ReconcileSettings,
+    ingest: IngestSettings,
+    namespaces: Vec<String>,
+    metrics: Metrics,
+    /// This replica's name in leases.
+    instance: String,
+}
+
+/// What one poll of a namespace did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    pub seen: usize,
+    /// Stored by this poll (no webhook had delivered them).
+    pub recovered: usize,
+    pub pages: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("GTT: {0}")]
+    Gtt(#[from] crate::gtt::GttError),
+    #[error("publish: {0}")]
+    Publish(#[from] crate::publish::PublishError),
+    #[error("state: {0}")]
+    State(#[from] crate::tickets::StateError),
+}
+
+impl Reconciler {
+    pub fn new(
+        settings: &Settings,
+        client: GttClient,
+        publisher: Publisher,
+        metrics: Metrics,
+    ) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into());
+        Self {
+            client,
+            publisher,
+            settings: settings.reconcile.clone(),
+            ingest: IngestSettings::from_settings(settings),
+            namespaces: settings
+                .namespaces
+                .iter()
+                .map(|n| n.name().to_string())
+                .collect(),
+            metrics,
+            instance: format!("{host}-{:08x}", rand::random::<u32>()),
+        }
+    }
+
+    /// Poll every namespace until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let loops = self.namespaces.iter().map(|ns| {
+            let this = self.clone();
+            let ns = ns.clone();
+            let shutdown = shutdown.clone();
+            async move { this.run_namespace(&ns, shutdown).await }
+        });
+        futures::future::join_all(loops).await;
+    }
+
+    async fn run_namespace(&self, namespace: &str, shutdown: CancellationToken) {
+        let mut failures: u32 = 0;
+        let mut last_success: Option<Instant> = None;
+        loop {
+            let pause = if !self.publisher.is_ready() || !self.publisher.tickets().is_attached() {
+                Duration::from_millis(500)
+            } else {
+                match self.turn(namespace).await {
+                    Ok(None) => {
+                        self.count(namespace, "standby");
+                        self.settings.interval
+                    }
+                    Ok(Some((started, report))) => {
+                        self.count(namespace, "ok");
+                        failures = 0;
+                        last_success = Some(started);
+                        if report.recovered > 0 {
+                            tracing::info!(
+                                namespace,
+                                recovered = report.recovered,
+                                seen = report.seen,
+                                "Polling recovered changes webhooks missed"
+                            );
+                        }
+                        self.settings.interval
+                    }
+                    Err(e) => {
+                        self.count(namespace, "error");
+                        failures = failures.saturating_add(1);
+                        tracing::warn!(namespace, error = %e, "Poll failed; backing off");
+                        let backoff = self
+                            .settings
+                            .interval
+                            .saturating_mul(1 << failures.min(6))
+                            .min(MAX_BACKOFF.max(self.settings.interval));
+                        backoff.mul_f64(rand::rng().random_range(0.5..1.0))
+                    }
+                }
+            };
+            if let Some(started) = last_success {
+                self.metrics
+                    .reconcile_lag
+                    .with_label_values(&[namespace])
+                    .set(started.elapsed().as_secs_f64());
+            }
+            if shutdown
+                .run_until_cancelled(tokio::time::sleep(pause))
+                .await
+                .is_none()
+            {
+                self.publisher
+                    .tickets()
+                    .release_lease(namespace, &self.instance)
+                    .await;
+                return;
+            }
+        }
+    }
+
+    fn count(&self, namespace: &str, outcome: &str) {
+        self.metrics
+            .reconcile_runs
+            .with_label_values(&[namespace, outcome])
+            .inc();
+    }
+
+    /// Poll once if this replica holds (or takes) the namespace's lease.
+    async fn turn(&self, namespace: &str) -> Result<Option<(Instant, PollReport)>, PollError> {
+        let tickets = self.publisher.tickets();
+        if !tickets
+            .acquire_lease(namespace, &self.instance, self.settings.lease_ttl)
+            .await?
+        {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let report = self.poll_once(namespace).await?;
+        Ok(Some((started, report)))
+    }
+
+    /// List everything changed since the watermark (minus the overlap) and store it.
+    pub async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
+        let tickets = self.publisher.tickets();
+        let poll_started = Utc::now();
+        let watermark = match tickets.watermark(namespace).await? {
+            Some(at) => at,
+            None => poll_started - to_chrono(self.settings.lookback),
+        };
+        let since = watermark - to_chrono(self.settings.overlap);
+        // GTT's own timestamp form, in the zone its zone-less timestamps are read in.
+        let since_text = since
+            .with_timezone(&self.ingest.zone)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        let mut report = PollReport::default();
+        let mut newest = watermark;
+        let mut cursor: Option<String> = None;
+        let min_gap = Duration::from_secs(1) / self.settings.max_requests_per_second.max(1);
+        let mut last_request: Option<Instant> = None;
+        loop {
+            if let Some(at) = last_request {
+                let wait = min_gap.saturating_sub(at.elapsed());
+                tokio::time::sleep(wait).await;
+            }
+            last_request = Some(Instant::now());
+            let page = self
+                .client
+                .list_cases(
+                    namespace,
+                    Some(&since_text),
+                    self.settings.page_size,
+                    cursor.as_deref(),
+                )
+                .await?;
+            report.pages += 1;
+            for item in &page.items {
+                report.seen += 1;
+                if let Some(at) = updated_at(item, self.ingest.zone) {
+                    newest = newest.max(at);
+                }
+                let stored = self.store(namespace, item).await?;
+                if !stored.duplicate && stored.dead_letter.is_none() {
+                    report.recovered += 1;
+                    self.metrics
+                        .reconcile_recovered
+                        .with_label_values(&[namespace])
+                        .inc();
+                }
+            }
+            match page.next {
+                Some(next) if !page.items.is_empty() && cursor.as_ref() != Some(&next) => {
+                    cursor = Some(next);
+                }
+                _ => break,
+            }
+        }
+        tickets.set_watermark(namespace, newest).await?;
+        Ok(report)
+    }
+
+    async fn store(&self, namespace: &str, item: &Value) -> Result<Ingested, PollError> {
+        let body = serde_json::to_vec(item).unwrap_or_default();
+        let ctx = EventContext {
+            namespace,
+            kind: "case",
+            action: poll_action(item),
+            origin: Origin::Poll,
+            api_url: &self.ingest.api_url,
+            subject_prefix: &self.ingest.subject_prefix,
+            zone: self.ingest.zone,
+            received_at: Utc::now(),
+        };
+        Ok(ingest::ingest(
+            &self.publisher,
+            &ctx,
+            body.into(),
+            ingest::Origin::default(),
+        )
+        .await?)
+    }
+}
+
+/// `create` for a case never changed since it was opened, else `update` (the subject a
+/// webhook would have used).
+fn poll_action(item: &Value) -> &'static str {
+    let spec = &item["spec"];
+    let first_version = item["metadata"]["resource_version"].as_str().map(str::trim) == Some("1");
+    let unchanged = spec["opened_at"].is_string() && spec["opened_at"] == spec["updated_at"];
+    if first_version || (item["metadata"]["resource_version"].is_null() && unchanged) {
+        "create"
+    } else {
+        "update"
+    }
+}
+
+fn updated_at(item: &Value, zone: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+    parse_timestamp(&item["spec"]["updated_at"], zone)
+        .or_else(|| parse_timestamp(&item["metadata"]["updated_at"], zone))
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn action_of_a_polled_case() {
+        assert_eq!(
+            poll_action(&json!({"metadata": {"resource_version": "1"}, "spec": {}})),
+            "create"
+        );
+        assert_eq!(
+            poll_action(&json!({"metadata": {"resource_version": "3"}, "spec": {}})),
+            "update"
+        );
+        assert_eq!(
+            poll_action(
+                &json!({"spec": {"opened_at": "2025-01-01 10:00:00", "updated_at": "2025-01-01 10:00:00"}})
+            ),
+            "create"
+        );
+        assert_eq!(
+            poll_action(
+                &json!({"spec": {"opened_at": "2025-01-01 10:00:00", "updated_at": "2025-01-01 10:05:00"}})
+            ),
+            "update"
+        );
+    }
+}
