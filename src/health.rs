@@ -8,12 +8,19 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+/// Liveness path.
+pub const HEALTHZ: &str = "/healthz";
+/// Readiness path.
+pub const READYZ: &str = "/readyz";
+/// Prometheus path.
+pub const METRICS: &str = "/metrics";
+
 /// The operations routes.
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route(HEALTHZ, get(healthz))
+        .route(READYZ, get(readyz))
+        .route(METRICS, get(metrics))
 }
 
 async fn healthz() -> impl IntoResponse {

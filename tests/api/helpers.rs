@@ -154,6 +154,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// How many messages the stream holds, without async (for polling conditions).
+    pub fn stored_now(&self) -> usize {
+        let js = self.js.clone();
+        let name = self.settings.nats.stream.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move { stream_messages(&js, &name).await.len() })
+        })
+        .join()
+        .unwrap()
+    }
+
     /// Every message in the gateway's stream, in order.
     pub async fn stored(&self) -> Vec<StreamMessage> {
         stream_messages(&self.js, &self.settings.nats.stream).await

@@ -2,6 +2,7 @@
 
 mod auth;
 mod binary;
+mod contract;
 mod e2e;
 mod helpers;
 mod ingest;
