@@ -35,6 +35,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     let stream_name = settings.nats.stream.clone();
     let app = Application::build(settings).await?;
     let metrics = app.state().metrics.clone();
+    let state = app.state().clone();
     println!("gtt-gateway demo");
     println!("  GTT sandbox   {}", sandbox.base_url());
     println!(
@@ -52,7 +53,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     };
     let wanted = (NAMESPACES.len() * 2) as i64;
     let registered = async {
-        while metrics.subscriptions_in_place() < wanted {
+        while !state.is_ready() || metrics.subscriptions_in_place() < wanted {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
@@ -60,7 +61,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
         .await
         .is_err()
     {
-        println!("(webhooks are not all registered yet; events may start late)");
+        println!("(NATS or the webhooks are not ready yet; events may start late)");
     }
     let messages = open_tail(stream).await?;
     let traffic = spawn_traffic(
@@ -225,8 +226,15 @@ fn event_line(subject: &str, payload: &[u8]) -> String {
         (Some(level), Some(label)) => format!("P{level} {label}"),
         _ => "-".into(),
     };
+    let changed = match data["changes"].as_array() {
+        Some(changes) if !changes.is_empty() => {
+            let fields: Vec<&str> = changes.iter().filter_map(|c| c["field"].as_str()).collect();
+            format!("  changed: {}", fields.join(", "))
+        }
+        _ => String::new(),
+    };
     format!(
-        "{}  {:<40} {:<17} {:<12} {:<16} {:?}",
+        "{}  {:<40} {:<17} {:<12} {:<16} {:?}{changed}",
         chrono::Utc::now().format("%H:%M:%S"),
         subject,
         text(&data["state"]),
