@@ -108,8 +108,13 @@ async fn find_nats(url: &str) -> anyhow::Result<(String, Option<LocalNats>)> {
 }
 
 fn demo_sandbox_config() -> SandboxConfig {
+    // Ticket numbers that differ from run to run, so a NATS kept between runs (with its ticket
+    // state) never sees a new run's tickets as changes of an old run's.
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
     let mut config = SandboxConfig {
         namespaces: NAMESPACES.iter().map(ToString::to_string).collect(),
+        // One number a second at most is used (a ticket every 2.5 s), so runs never overlap.
+        first_case_number: 1_000_000 + now % 8_000_000,
         ..SandboxConfig::default()
     };
     // A little of real life: some deliveries arrive twice, some late, some out of order.

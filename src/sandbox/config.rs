@@ -14,6 +14,8 @@ pub struct SandboxConfig {
     pub namespaces: Vec<String>,
     /// Webhook delivery behaviour (can be changed later with `Sandbox::set_delivery`).
     pub delivery: DeliveryConfig,
+    /// Number of the first ticket (`CS` + 7 digits); the default is GTT's example, CS0074187.
+    pub first_case_number: u64,
 }
 
 impl Default for SandboxConfig {
@@ -23,6 +25,7 @@ impl Default for SandboxConfig {
             token_ttl: Duration::from_secs(300),
             namespaces: vec!["142033".to_owned()],
             delivery: DeliveryConfig::default(),
+            first_case_number: super::store::FIRST_CASE_NUMBER,
         }
     }
 }

@@ -70,7 +70,7 @@ impl Sandbox {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            store: Mutex::new(Store::new(&config.namespaces)),
+            store: Mutex::new(Store::new(&config.namespaces, config.first_case_number)),
             config,
             tokens: Mutex::default(),
             stats: store::Counters::default(),

@@ -187,13 +187,13 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub fn new(namespaces: &[String]) -> Self {
+    pub fn new(namespaces: &[String], first_number: u64) -> Self {
         Self {
             namespaces: namespaces
                 .iter()
                 .map(|n| (n.clone(), Namespace::default()))
                 .collect(),
-            next_number: FIRST_CASE_NUMBER,
+            next_number: first_number,
             last_micros: 0,
         }
     }
