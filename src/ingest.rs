@@ -46,7 +46,7 @@ pub async fn ingest(
             let data = case_state(case);
             let time = case.change_time();
             let previous = tickets.previous(ctx.namespace, &prepared.name).await;
-            match TicketStore::compare(previous.as_deref(), &data, time) {
+            match TicketStore::compare(previous.as_ref(), &data, time) {
                 Comparison::First => {
                     remember = Some((data, time));
                     None
@@ -73,15 +73,12 @@ pub async fn ingest(
     if !stored.duplicate
         && let Some((data, time)) = remember
     {
-        tickets.record(
-            ctx.namespace,
-            &name,
-            CaseRecord {
-                event_id: event.id.clone(),
-                time,
-                data,
-            },
-        );
+        let record = CaseRecord {
+            event_id: event.id.clone(),
+            time,
+            data,
+        };
+        tickets.record(ctx.namespace, &name, &record).await;
     }
     Ok(Ingested {
         id: event.id,

@@ -21,8 +21,9 @@ use crate::event::FieldChange;
 use crate::normalize::CaseData;
 use crate::publish::subjects::kv_token;
 
-/// Most case states kept in memory in front of the bucket (the bucket holds them all).
-const CACHE_LIMIT: usize = 100_000;
+/// Most case states kept in memory in front of the bucket (the bucket holds them all); each
+/// is its JSON (about 0.5 KiB), so the cache stays within a few MiB.
+const CACHE_LIMIT: usize = 8_192;
 
 /// What the bucket holds per case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,11 +35,20 @@ pub struct CaseRecord {
     pub data: Value,
 }
 
-/// Access to the state bucket, with a bounded in-memory cache in front of it.
+/// Access to the state bucket, with a bounded in-memory cache (of the stored JSON) in front.
 #[derive(Clone, Default)]
 pub struct TicketStore {
-    bucket: Arc<OnceLock<kv::Store>>,
-    cache: Arc<Mutex<HashMap<String, Arc<CaseRecord>>>>,
+    bucket: Arc<OnceLock<Bucket>>,
+    cache: Arc<Mutex<HashMap<String, bytes::Bytes>>>,
+}
+
+/// The bucket, and how to write to it without waiting for an ack.
+#[derive(Clone)]
+struct Bucket {
+    store: kv::Store,
+    client: async_nats::Client,
+    /// `$KV.{bucket}.`: a core-NATS publish to `{prefix}{key}` is a put nobody waits for.
+    put_prefix: String,
 }
 
 /// Where a new case event stands against the last known state.
@@ -54,9 +64,13 @@ pub enum Comparison {
 }
 
 impl TicketStore {
-    /// Use `store` from now on (called once the bucket exists).
-    pub fn attach(&self, store: kv::Store) {
-        let _ = self.bucket.set(store);
+    /// Use `store` (named `name`) from now on (called once the bucket exists).
+    pub fn attach(&self, store: kv::Store, client: async_nats::Client, name: &str) {
+        let _ = self.bucket.set(Bucket {
+            store,
+            client,
+            put_prefix: format!("$KV.{name}."),
+        });
     }
 
     pub fn is_attached(&self) -> bool {
@@ -64,7 +78,7 @@ impl TicketStore {
     }
 
     pub fn bucket(&self) -> Option<&kv::Store> {
-        self.bucket.get()
+        self.bucket.get().map(|b| &b.store)
     }
 
     fn case_key(namespace: &str, name: &str) -> String {
@@ -72,25 +86,27 @@ impl TicketStore {
     }
 
     /// The last known state of a case: from memory, else from the bucket.
-    pub async fn previous(&self, namespace: &str, name: &str) -> Option<Arc<CaseRecord>> {
+    pub async fn previous(&self, namespace: &str, name: &str) -> Option<CaseRecord> {
         let key = Self::case_key(namespace, name);
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
-            return Some(Arc::clone(hit));
-        }
-        let bucket = self.bucket.get()?;
-        match bucket.get(key.as_str()).await {
-            Ok(Some(bytes)) => {
-                let record: CaseRecord = serde_json::from_slice(&bytes).ok()?;
-                let record = Arc::new(record);
-                self.remember(key, Arc::clone(&record));
-                Some(record)
+        let cached = self.cache.lock().expect("cache lock").get(&key).cloned();
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let bucket = self.bucket.get()?;
+                match bucket.store.get(key.as_str()).await {
+                    Ok(Some(bytes)) => {
+                        self.remember(key, bytes.clone());
+                        bytes
+                    }
+                    Ok(None) => return None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Cannot read ticket state; publishing without changes");
+                        return None;
+                    }
+                }
             }
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "Cannot read ticket state; publishing without changes");
-                None
-            }
-        }
+        };
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Compare a new case state with the last known one.
@@ -110,25 +126,25 @@ impl TicketStore {
         Comparison::Changed(diff(&previous.data, data))
     }
 
-    /// Remember `data` as the latest state of the case (memory now, bucket in the background).
-    pub fn record(&self, namespace: &str, name: &str, record: CaseRecord) {
-        let key = Self::case_key(namespace, name);
-        let record = Arc::new(record);
-        self.remember(key.clone(), Arc::clone(&record));
-        let Some(bucket) = self.bucket.get().cloned() else {
+    /// Remember `record` as the latest state of the case: in memory now, and in the bucket by
+    /// a publish nobody waits for (the state is derived data: a lost write only makes the next
+    /// event's `changes` wider, while the event itself is already stored).
+    pub async fn record(&self, namespace: &str, name: &str, record: &CaseRecord) {
+        let Ok(bytes) = serde_json::to_vec(record) else {
             return;
         };
-        tokio::spawn(async move {
-            let Ok(bytes) = serde_json::to_vec(&*record) else {
-                return;
-            };
-            if let Err(e) = bucket.put(key, bytes.into()).await {
+        let bytes = bytes::Bytes::from(bytes);
+        let key = Self::case_key(namespace, name);
+        if let Some(bucket) = self.bucket.get() {
+            let subject = format!("{}{key}", bucket.put_prefix);
+            if let Err(e) = bucket.client.publish(subject, bytes.clone()).await {
                 tracing::warn!(error = %e, "Cannot store ticket state");
             }
-        });
+        }
+        self.remember(key, bytes);
     }
 
-    fn remember(&self, key: String, record: Arc<CaseRecord>) {
+    fn remember(&self, key: String, record: bytes::Bytes) {
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_LIMIT && !cache.contains_key(&key) {
             cache.clear();
@@ -155,7 +171,7 @@ pub enum StateError {
 
 impl TicketStore {
     fn bucket_or_err(&self) -> Result<&kv::Store, StateError> {
-        self.bucket.get().ok_or(StateError::NoBucket)
+        self.bucket().ok_or(StateError::NoBucket)
     }
 
     /// The poller's watermark for `namespace`, if one was stored.

@@ -226,7 +226,7 @@ impl Publisher {
                 "key-value bucket {name} is not available ({e}); create it or set nats.manage_stream = true"
             );
         };
-        self.tickets.attach(store);
+        self.tickets.attach(store, self.client.clone(), name);
         Ok(())
     }
 

@@ -460,3 +460,33 @@ async fn raw_chunked_post(
     let n = conn.read(&mut answer).await.unwrap_or(0);
     String::from_utf8_lossy(&answer[..n]).to_string()
 }
+
+#[tokio::test]
+async fn ticket_state_bucket_holds_the_latest_state_of_each_case() {
+    let app = TestApp::spawn().await;
+    for state in ["Open", "In Progress"] {
+        assert_eq!(
+            app.post("update", case_body("CS.14", state, "x"))
+                .await
+                .status(),
+            202
+        );
+    }
+    let bucket = app.js.get_key_value("GTT_STATE").await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(bytes) = bucket.get("case.142033.CS=2E14").await.unwrap() {
+            let record: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            if record["data"]["state"] == "in_progress" {
+                assert_eq!(record["data"]["number"], "CS.14");
+                assert_eq!(record["event_id"].as_str().unwrap().len(), 64);
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "state not in the bucket"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
