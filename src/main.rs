@@ -249,7 +249,7 @@ fn healthcheck(url: &str) -> ExitCode {
 }
 
 fn demo() -> ExitCode {
-    gtt_gateway::telemetry::init(&gtt_gateway::config::LogSettings {
+    let _telemetry = gtt_gateway::telemetry::init(&gtt_gateway::config::LogSettings {
         format: gtt_gateway::config::LogFormat::Pretty,
         level: "warn".into(),
     });
@@ -273,7 +273,7 @@ fn demo() -> ExitCode {
 
 fn sandbox(listen: std::net::SocketAddr, namespaces: Vec<String>, traffic: bool) -> ExitCode {
     use gtt_gateway::sandbox::{Sandbox, SandboxConfig, TrafficConfig, spawn_traffic};
-    gtt_gateway::telemetry::init(&gtt_gateway::config::LogSettings {
+    let _telemetry = gtt_gateway::telemetry::init(&gtt_gateway::config::LogSettings {
         format: gtt_gateway::config::LogFormat::Pretty,
         level: "info".into(),
     });
@@ -333,7 +333,7 @@ fn print_changes(changes: &[Change], dry_run: bool) {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    gtt_gateway::telemetry::init(&settings.log);
+    let telemetry = gtt_gateway::telemetry::init(&settings.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -344,7 +344,7 @@ fn serve(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         if settings.namespaces.is_empty() {
             tracing::warn!("No namespaces configured: every callback will be refused");
         }
@@ -364,5 +364,8 @@ fn serve(settings: Settings) -> ExitCode {
                 ExitCode::FAILURE
             }
         }
-    })
+    });
+    // Flush exported traces (outside the runtime: the exporter blocks).
+    telemetry.shutdown();
+    code
 }

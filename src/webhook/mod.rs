@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::error::Problem;
 use crate::event::{EventContext, Origin};
@@ -41,7 +42,6 @@ struct Accepted<'a> {
     dead_lettered: bool,
 }
 
-#[tracing::instrument(name = "callback", skip_all, fields(namespace = %namespace, kind = %kind, action = %action))]
 async fn receive_callback(
     State(state): State<AppState>,
     Path((namespace, kind, action, token)): Path<(String, String, String, String)>,
@@ -49,8 +49,13 @@ async fn receive_callback(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let (outcome, response) =
-        handle(&state, [&namespace, &kind, &action], &token, &headers, body).await;
+    // The span continues the caller's trace; its parent must be set before it is entered.
+    let span =
+        tracing::info_span!("callback", namespace = %namespace, kind = %kind, action = %action);
+    crate::telemetry::continue_trace(&span, &headers);
+    let (outcome, response) = handle(&state, [&namespace, &kind, &action], &token, &headers, body)
+        .instrument(span)
+        .await;
     let labels = if outcome == Outcome::Unauthorized {
         // Never label with unauthenticated input: it would let anyone create series.
         let ns = if state.auth.knows(&namespace) {

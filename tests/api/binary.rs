@@ -385,3 +385,89 @@ async fn no_arguments_runs_the_demo_and_shows_tickets_flowing() {
     };
     assert!(exit.success(), "{exit:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_are_exported_over_otlp_continuing_the_callers_trace() {
+    // A fake OTLP/HTTP collector that keeps every request body.
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let collector = {
+        let bodies = std::sync::Arc::clone(&bodies);
+        axum::Router::new().route(
+            "/v1/traces",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let bodies = std::sync::Arc::clone(&bodies);
+                async move {
+                    bodies.lock().unwrap().push(body.to_vec());
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let nats = NatsServer::start();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "namespaces = [\"{NS}\"]\n[server]\nlisten = \"127.0.0.1:{port}\"\n[nats]\nurl = \"{}\"\n[callbacks]\nsecret = \"{SECRET}\"\n",
+            nats.url()
+        ),
+    );
+    let mut child = gateway(&["--config", config.to_str().unwrap(), "serve"])
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{collector_addr}"),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !http
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let token = gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
+        .token(NS, "case", "create");
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let resp = http
+        .post(format!(
+            "http://127.0.0.1:{port}/v1/hooks/gtt/{NS}/case/create/{token}"
+        ))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .body(case_body("CS95", "Open", "traced"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The exported spans carry the caller's trace id (16 raw bytes in the protobuf body).
+    let wanted = hex::decode(trace_id).unwrap();
+    let bodies = bodies.lock().unwrap();
+    assert!(!bodies.is_empty(), "no OTLP export");
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.windows(16).any(|w| w == wanted.as_slice())),
+        "the callback span does not continue the caller's trace"
+    );
+}
