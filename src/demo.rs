@@ -125,7 +125,6 @@ fn demo_sandbox_config() -> SandboxConfig {
 }
 
 fn demo_settings(sandbox: &Sandbox, nats_url: &str, port: u16) -> anyhow::Result<Settings> {
-    let client = &SandboxConfig::default().clients[0];
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let namespaces = NAMESPACES
         .iter()
@@ -142,21 +141,13 @@ url = "{nats_url}"
 [callbacks]
 public_url = "http://127.0.0.1:{port}"
 secret = "{secret}"
-[gtt]
-api_url = "{api}"
-auth_url = "{auth}"
-client_id = "{id}"
-client_secret = "{client_secret}"
 [registrar]
 interval = "30s"
 [log]
 format = "pretty"
 level = "warn"
-"#,
-        api = sandbox.base_url(),
-        auth = sandbox.token_url(),
-        id = client.client_id,
-        client_secret = client.client_secret,
+{gtt}"#,
+        gtt = sandbox.gtt_config_toml(),
     );
     Ok(Settings::from_toml(&text)?)
 }

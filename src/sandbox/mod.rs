@@ -118,6 +118,18 @@ impl Sandbox {
         format!("{}{TOKEN_PATH}", self.base_url())
     }
 
+    /// The gateway's `[gtt]` config table pointing at this sandbox, with its first client.
+    pub fn gtt_config_toml(&self) -> String {
+        let client = self.shared.config.clients.first();
+        format!(
+            "[gtt]\napi_url = \"{}\"\nauth_url = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+            self.base_url(),
+            self.token_url(),
+            client.map_or("", |c| c.client_id.as_str()),
+            client.map_or("", |c| c.client_secret.as_str()),
+        )
+    }
+
     /// Stop serving and delivering. Returns within a few seconds at most; idempotent.
     pub async fn shutdown(&self) {
         self.shared.cancel.cancel();

@@ -18,6 +18,40 @@ fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// Send `signal` to the child and wait (bounded) for it to exit.
+async fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return exit;
+        }
+        assert!(Instant::now() < deadline, "no clean stop after {signal}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Wait (bounded) until the gateway on `port` answers /readyz with 200.
+async fn wait_ready(http: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !http
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "gateway on port {port} did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn gateway(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
@@ -161,18 +195,7 @@ level = "debug"
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "binary did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&http, port).await;
 
     let marker = "BODY-MARKER-must-not-be-logged";
     let mut bodies = Vec::new();
@@ -202,19 +225,7 @@ level = "debug"
     assert_eq!(refused.status(), 401);
     bodies.push(refused.text().await.unwrap());
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "no clean stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = stop(&mut child, "-TERM").await;
     let output = child.wait_with_output().unwrap();
     assert!(exit.success(), "exit {exit:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -249,25 +260,11 @@ level = "debug"
 async fn subscriptions_cli_against_the_sandbox() {
     let gtt = crate::registrar::sandbox(crate::registrar::sandbox_config()).await;
     let dir = tempfile::tempdir().unwrap();
-    let client = &gtt_gateway::sandbox::SandboxConfig::default().clients[0];
     let config = write_config(
         dir.path(),
         &format!(
-            r#"
-namespaces = ["{NS}"]
-[callbacks]
-public_url = "https://hooks.example.com"
-secret = "{SECRET}"
-[gtt]
-api_url = "{}"
-auth_url = "{}"
-client_id = "{}"
-client_secret = "{}"
-"#,
-            gtt.base_url(),
-            gtt.token_url(),
-            client.client_id,
-            client.client_secret
+            "namespaces = [\"{NS}\"]\n[callbacks]\npublic_url = \"https://hooks.example.com\"\nsecret = \"{SECRET}\"\n{}",
+            gtt.gtt_config_toml()
         ),
     );
     let config = config.to_str().unwrap().to_string();
@@ -370,19 +367,7 @@ async fn no_arguments_runs_the_demo_and_shows_tickets_flowing() {
         }
     }
     assert!(lines.iter().any(|l| l.contains("GTT sandbox")), "{lines:?}");
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "demo did not stop on Ctrl-C");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = stop(&mut child, "-INT").await;
     assert!(exit.success(), "{exit:?}");
 }
 
@@ -428,16 +413,7 @@ async fn traces_are_exported_over_otlp_continuing_the_callers_trace() {
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !http
-        .get(format!("http://127.0.0.1:{port}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "not ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&http, port).await;
     let token = gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
         .token(NS, "case", "create");
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -22,7 +22,6 @@ pub fn sandbox_config() -> SandboxConfig {
 
 /// Gateway settings against a sandbox, with the registrar on; `port` is the gateway's own.
 pub fn gateway_settings(nats_url: &str, sandbox: &Sandbox, port: u16, extra: &str) -> Settings {
-    let client = &SandboxConfig::default().clients[0];
     Settings::from_toml(&format!(
         r#"
 namespaces = ["{NS}", "7"]
@@ -33,19 +32,12 @@ url = "{nats_url}"
 [callbacks]
 public_url = "http://127.0.0.1:{port}"
 secret = "{SECRET}"
-[gtt]
-api_url = "{}"
-auth_url = "{}"
-client_id = "{}"
-client_secret = "{}"
 [log]
 level = "warn"
+{}
 {extra}
 "#,
-        sandbox.base_url(),
-        sandbox.token_url(),
-        client.client_id,
-        client.client_secret
+        sandbox.gtt_config_toml()
     ))
     .unwrap()
 }
