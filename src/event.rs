@@ -229,9 +229,8 @@ pub fn prepare<'a>(
     body: &'a [u8],
 ) -> Result<Prepared<'a>, DeadLetterReason> {
     let located = locate_resource(body)?;
-    let resource: Value =
-        serde_json::from_str(located.raw.get()).map_err(|_| DeadLetterReason::NotJson)?;
-    let Value::Object(fields) = &resource else {
+    let resource = &located.resource;
+    let Value::Object(fields) = resource else {
         return Err(DeadLetterReason::NotAnObject);
     };
     if let Some(ns) = fields.get("namespace").and_then(scalar_text)
@@ -255,7 +254,7 @@ pub fn prepare<'a>(
         .unwrap_or(DEFAULT_VERSION);
 
     let (name, case) = if kind == "case" {
-        let case = normalize_case(ctx.namespace, &resource, ctx.zone)?;
+        let case = normalize_case(ctx.namespace, resource, ctx.zone)?;
         let name = fields
             .get("name")
             .and_then(scalar_text)
@@ -269,7 +268,7 @@ pub fn prepare<'a>(
             .ok_or(DeadLetterReason::MissingName)?;
         (name, None)
     };
-    let hashed = fields.get("spec").unwrap_or(&resource);
+    let hashed = fields.get("spec").unwrap_or(resource);
     let time = case
         .as_ref()
         .and_then(CaseData::change_time)
@@ -370,37 +369,52 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// The resource inside a body, bare or under one of [`ENVELOPE_KEYS`].
 struct Located<'a> {
     raw: &'a RawValue,
+    /// The resource, parsed.
+    resource: Value,
     /// Action named by a wrapper, in GTT's verb or past-tense form.
     action: Option<String>,
 }
 
+/// One parse for a bare resource (the common case); a wrapped one also needs the raw bytes of
+/// the inner object, found with a second, shallow parse.
 fn locate_resource(body: &[u8]) -> Result<Located<'_>, DeadLetterReason> {
     let whole: &RawValue = serde_json::from_slice(body).map_err(|_| DeadLetterReason::NotJson)?;
-    let Ok(top) = serde_json::from_str::<BTreeMap<String, &RawValue>>(whole.get()) else {
+    let mut value: Value =
+        serde_json::from_str(whole.get()).map_err(|_| DeadLetterReason::NotJson)?;
+    let Value::Object(top) = &mut value else {
         return Err(DeadLetterReason::NotAnObject);
     };
-    if top.contains_key("spec") {
+    let wrapped = !top.contains_key("spec")
+        && ENVELOPE_KEYS
+            .iter()
+            .any(|key| top.get(*key).is_some_and(Value::is_object));
+    if !wrapped {
         return Ok(Located {
             raw: whole,
+            resource: value,
             action: None,
         });
     }
-    let inner = ENVELOPE_KEYS
+    let key = ENVELOPE_KEYS
         .iter()
-        .filter_map(|key| top.get(*key))
-        .find(|raw| raw.get().trim_start().starts_with('{'));
-    let Some(inner) = inner else {
-        return Ok(Located {
-            raw: whole,
-            action: None,
-        });
-    };
+        .find(|key| top.get(**key).is_some_and(Value::is_object))
+        .expect("checked above");
+    let resource = top.remove(*key).unwrap_or_default();
     let action = ACTION_KEYS
         .iter()
-        .filter_map(|key| top.get(*key))
-        .find_map(|raw| serde_json::from_str::<String>(raw.get()).ok())
-        .and_then(|a| action_from_label(&a));
-    Ok(Located { raw: inner, action })
+        .find_map(|k| top.get(*k).and_then(Value::as_str))
+        .and_then(action_from_label);
+    let shallow: BTreeMap<String, &RawValue> =
+        serde_json::from_str(whole.get()).map_err(|_| DeadLetterReason::NotJson)?;
+    let raw = shallow
+        .get(*key)
+        .copied()
+        .ok_or(DeadLetterReason::NotJson)?;
+    Ok(Located {
+        raw,
+        resource,
+        action,
+    })
 }
 
 /// `update`, `Updated`, `case.updated`, `net.gtt.case.updated` -> `update`/`updated` (last token,

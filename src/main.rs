@@ -11,11 +11,6 @@ use gtt_gateway::registrar::{Change, Registrar, redact_url};
 use gtt_gateway::startup::Application;
 use gtt_gateway::webhook::token::TokenKeys;
 
-/// mimalloc: lower and steadier memory than glibc's per-thread arenas, and faster small
-/// allocations on the ingest path.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code for configuration errors (sysexits EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
 

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::reconcile::Reconciler;
 use crate::registrar::Registrar;
-use crate::state::{AppState, IngestSettings};
+use crate::state::{AppState, IngestSettings, Shared};
 use crate::webhook::auth::Authenticator;
 
 /// A built, not yet running gateway.
@@ -74,14 +74,14 @@ impl Application {
         } else {
             None
         };
-        let state = AppState {
-            auth: Arc::new(auth),
+        let state = AppState::new(Shared {
+            auth,
             publisher,
             metrics,
-            in_flight: Arc::new(Semaphore::new(settings.server.max_in_flight)),
-            ingest: Arc::new(IngestSettings::from_settings(&settings)),
-            shutting_down: Arc::new(AtomicBool::new(false)),
-        };
+            in_flight: Semaphore::new(settings.server.max_in_flight),
+            ingest: IngestSettings::from_settings(&settings),
+            shutting_down: AtomicBool::new(false),
+        });
         Ok(Self {
             listener,
             state,
@@ -128,10 +128,10 @@ impl Application {
         let reconciler = reconciler.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let stop_accepting = {
             let token = shutdown.clone();
-            let flag = Arc::clone(&state.shutting_down);
+            let state = state.clone();
             async move {
                 token.cancelled().await;
-                flag.store(true, Ordering::Release);
+                state.shutting_down.store(true, Ordering::Release);
             }
         };
         let publisher = state.publisher.clone();

@@ -11,17 +11,28 @@ use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::webhook::auth::Authenticator;
 
-/// Per-process state of the HTTP server.
+/// Per-process state of the HTTP server: one `Arc`, so the clone every request makes is cheap.
 #[derive(Clone)]
-pub struct AppState {
-    pub auth: Arc<Authenticator>,
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+pub struct Shared {
+    pub auth: Authenticator,
     pub publisher: Publisher,
     pub metrics: Metrics,
     /// Permits for callbacks in flight (`server.max_in_flight`).
-    pub in_flight: Arc<Semaphore>,
-    pub ingest: Arc<IngestSettings>,
+    pub in_flight: Semaphore,
+    pub ingest: IngestSettings,
     /// Set when shutdown begins: `/readyz` answers 503 from then on.
-    pub shutting_down: Arc<AtomicBool>,
+    pub shutting_down: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The settings the ingest path reads on every request, resolved once.
@@ -53,6 +64,10 @@ impl IngestSettings {
 }
 
 impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
     /// Ready to take callbacks: NATS connected, stream in place, not shutting down.
     pub fn is_ready(&self) -> bool {
         !self.shutting_down.load(Ordering::Acquire) && self.publisher.is_ready()
