@@ -63,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join("; ")
             })
-            .unwrap_or_else(|| "(first seen)".into());
+            .unwrap_or_else(|| "(no earlier state to compare)".into());
         println!(
             "{} {} {} [{}] {} | {}",
             event["time"].as_str().unwrap_or("-"),
