@@ -129,12 +129,21 @@ impl TicketStore {
     /// Remember `record` as the latest state of the case: in memory now, and in the bucket by
     /// a publish nobody waits for (the state is derived data: a lost write only makes the next
     /// event's `changes` wider, while the event itself is already stored).
+    /// Never rolls back: a record older than the one held (two updates of one ticket racing)
+    /// is dropped.
     pub async fn record(&self, namespace: &str, name: &str, record: &CaseRecord) {
         let Ok(bytes) = serde_json::to_vec(record) else {
             return;
         };
         let bytes = bytes::Bytes::from(bytes);
         let key = Self::case_key(namespace, name);
+        let held = self.cache.lock().expect("cache lock").get(&key).cloned();
+        if let Some(held) = held.and_then(|b| serde_json::from_slice::<CaseRecord>(&b).ok())
+            && let (Some(old), Some(new)) = (held.time, record.time)
+            && new < old
+        {
+            return;
+        }
         if let Some(bucket) = self.bucket.get() {
             let subject = format!("{}{key}", bucket.put_prefix);
             if let Err(e) = bucket.client.publish(subject, bytes.clone()).await {
@@ -351,6 +360,38 @@ mod tests {
             ),
             Comparison::Changed(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn recording_never_rolls_the_state_back() {
+        let store = TicketStore::default();
+        store
+            .record(
+                "1",
+                "CS1",
+                &record(json!({"state": "resolved"}), "2025-01-01T10:05:00Z"),
+            )
+            .await;
+        store
+            .record(
+                "1",
+                "CS1",
+                &record(json!({"state": "open"}), "2025-01-01T10:00:00Z"),
+            )
+            .await;
+        let held = store.previous("1", "CS1").await.unwrap();
+        assert_eq!(held.data["state"], "resolved");
+        store
+            .record(
+                "1",
+                "CS1",
+                &record(json!({"state": "closed"}), "2025-01-01T10:06:00Z"),
+            )
+            .await;
+        assert_eq!(
+            store.previous("1", "CS1").await.unwrap().data["state"],
+            "closed"
+        );
     }
 
     #[test]

@@ -248,15 +248,15 @@ pub(crate) fn update(
         return Ok(case.render());
     }
     let at = servicenow_time(now);
-    if let Some(text) = new_comment {
-        if let Some(Value::Array(comments)) = spec.get_mut("comments") {
-            if comments.len() >= MAX_COMMENTS_PER_CASE {
-                return Err(invalid(format!(
-                    "case {name} already has {MAX_COMMENTS_PER_CASE} comments"
-                )));
-            }
-            comments.push(comment(&at, author, &text));
+    if let Some(text) = new_comment
+        && let Some(Value::Array(comments)) = spec.get_mut("comments")
+    {
+        if comments.len() >= MAX_COMMENTS_PER_CASE {
+            return Err(invalid(format!(
+                "case {name} already has {MAX_COMMENTS_PER_CASE} comments"
+            )));
         }
+        comments.push(comment(&at, author, &text));
     }
     let new_state = spec.get("state").and_then(Value::as_str).map(str::to_owned);
     if new_state.as_deref() != Some(case.state()) {
