@@ -31,7 +31,15 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     } else {
         local_nats::free_port()?
     };
-    let settings = demo_settings(&sandbox, &nats_url, port)?;
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    let settings = settings_for_sandbox(
+        &sandbox,
+        &nats_url,
+        port,
+        &secret,
+        &NAMESPACES,
+        "[registrar]\ninterval = \"30s\"\n[log]\nformat = \"pretty\"\nlevel = \"warn\"\n",
+    )?;
     let stream_name = settings.nats.stream.clone();
     let app = Application::build(settings).await?;
     let metrics = app.state().metrics.clone();
@@ -124,14 +132,23 @@ fn demo_sandbox_config() -> SandboxConfig {
     config
 }
 
-fn demo_settings(sandbox: &Sandbox, nats_url: &str, port: u16) -> anyhow::Result<Settings> {
-    let secret = hex::encode(rand::random::<[u8; 32]>());
-    let namespaces = NAMESPACES
+/// Gateway settings against `sandbox`: listening on 127.0.0.1:`port` (also its public URL),
+/// publishing to `nats_url`, accepting `namespaces`; `extra` is appended TOML (tables the
+/// base does not set). The demo and the tests build their gateways with it.
+pub fn settings_for_sandbox(
+    sandbox: &Sandbox,
+    nats_url: &str,
+    port: u16,
+    secret: &str,
+    namespaces: &[&str],
+    extra: &str,
+) -> Result<Settings, crate::config::ConfigError> {
+    let namespaces = namespaces
         .iter()
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let text = format!(
+    Settings::from_toml(&format!(
         r#"
 namespaces = [{namespaces}]
 [server]
@@ -141,15 +158,11 @@ url = "{nats_url}"
 [callbacks]
 public_url = "http://127.0.0.1:{port}"
 secret = "{secret}"
-[registrar]
-interval = "30s"
-[log]
-format = "pretty"
-level = "warn"
-{gtt}"#,
+{gtt}
+{extra}
+"#,
         gtt = sandbox.gtt_config_toml(),
-    );
-    Ok(Settings::from_toml(&text)?)
+    ))
 }
 
 async fn wait_for_stream(

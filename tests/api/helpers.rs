@@ -169,6 +169,15 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The subjects of every message in the stream, in order.
+    pub async fn stored_subjects(&self) -> Vec<String> {
+        self.stored()
+            .await
+            .iter()
+            .map(|m| m.subject.to_string())
+            .collect()
+    }
+
     /// Every message in the gateway's stream, in order.
     pub async fn stored(&self) -> Vec<StreamMessage> {
         stream_messages(&self.js, &self.settings.nats.stream).await

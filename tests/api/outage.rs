@@ -47,12 +47,7 @@ async fn nats_down_gives_503_and_recovery_needs_no_restart() {
     }
     app.wait_ready().await;
     // Test's own client reconnects too; read back.
-    let subjects: Vec<String> = app
-        .stored()
-        .await
-        .iter()
-        .map(|m| m.subject.to_string())
-        .collect();
+    let subjects = app.stored_subjects().await;
     assert_eq!(
         subjects,
         [

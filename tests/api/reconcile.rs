@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gtt_gateway::sandbox::Sandbox;
+use gtt_gateway::sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -92,6 +92,19 @@ async fn assert_exactly_once(
     );
 }
 
+/// A sandbox, and a polling gateway whose webhooks are registered there.
+async fn polling_gateway_with_webhooks(config: SandboxConfig) -> (Sandbox, TestApp) {
+    let gtt = sandbox(config).await;
+    let nats = NatsServer::start();
+    let settings = gateway_settings(&nats.url(), &gtt, free_port(), POLL);
+    let app = TestApp::spawn_on(nats, settings).await;
+    wait_until("webhooks", Duration::from_secs(10), || {
+        gtt.webhooks(NS).len() == 2
+    })
+    .await;
+    (gtt, app)
+}
+
 fn metric(text: &str, prefix: &str) -> f64 {
     text.lines()
         .filter(|l| l.starts_with(prefix))
@@ -103,14 +116,7 @@ fn metric(text: &str, prefix: &str) -> f64 {
 async fn lost_webhooks_are_filled_in_by_polling_exactly_once() {
     let mut config = sandbox_config();
     config.delivery.drop_rate = 0.5;
-    let gtt = sandbox(config).await;
-    let nats = NatsServer::start();
-    let settings = gateway_settings(&nats.url(), &gtt, free_port(), POLL);
-    let app = TestApp::spawn_on(nats, settings).await;
-    wait_until("webhooks", Duration::from_secs(10), || {
-        gtt.webhooks(NS).len() == 2
-    })
-    .await;
+    let (gtt, app) = polling_gateway_with_webhooks(config).await;
 
     let expected = lifecycles(&gtt, 4, Duration::from_millis(1000)).await;
     // Two poll intervals after the last change, plus slack for a loaded CI machine.
@@ -134,14 +140,7 @@ async fn lost_webhooks_are_filled_in_by_polling_exactly_once() {
 
 #[tokio::test]
 async fn with_webhooks_working_polling_adds_no_events() {
-    let gtt = sandbox(sandbox_config()).await;
-    let nats = NatsServer::start();
-    let settings = gateway_settings(&nats.url(), &gtt, free_port(), POLL);
-    let app = TestApp::spawn_on(nats, settings).await;
-    wait_until("webhooks", Duration::from_secs(10), || {
-        gtt.webhooks(NS).len() == 2
-    })
-    .await;
+    let (gtt, app) = polling_gateway_with_webhooks(sandbox_config()).await;
     let expected = lifecycles(&gtt, 4, Duration::from_millis(500)).await;
     assert_exactly_once(&app, &expected, Duration::from_secs(5)).await;
     let metrics = app.metrics().await;
@@ -185,12 +184,7 @@ async fn polling_only_mode_needs_no_inbound_http() {
         "no inbound callbacks"
     );
     // Created cases are published as `created`, later changes as `updated`.
-    let subjects: Vec<String> = app
-        .stored()
-        .await
-        .iter()
-        .map(|m| m.subject.to_string())
-        .collect();
+    let subjects = app.stored_subjects().await;
     assert_eq!(
         subjects
             .iter()

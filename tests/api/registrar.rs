@@ -22,24 +22,9 @@ pub fn sandbox_config() -> SandboxConfig {
 
 /// Gateway settings against a sandbox, with the registrar on; `port` is the gateway's own.
 pub fn gateway_settings(nats_url: &str, sandbox: &Sandbox, port: u16, extra: &str) -> Settings {
-    Settings::from_toml(&format!(
-        r#"
-namespaces = ["{NS}", "7"]
-[server]
-listen = "127.0.0.1:{port}"
-[nats]
-url = "{nats_url}"
-[callbacks]
-public_url = "http://127.0.0.1:{port}"
-secret = "{SECRET}"
-[log]
-level = "warn"
-{}
-{extra}
-"#,
-        sandbox.gtt_config_toml()
-    ))
-    .unwrap()
+    let extra = format!("[log]\nlevel = \"warn\"\n{extra}");
+    gtt_gateway::demo::settings_for_sandbox(sandbox, nats_url, port, SECRET, &[NS, "7"], &extra)
+        .unwrap()
 }
 
 fn webhook_names(sandbox: &Sandbox, ns: &str) -> Vec<String> {
