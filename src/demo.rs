@@ -55,7 +55,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     let gateway = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
     // Tail from before the first ticket, once the webhooks are registered, so nothing is missed.
-    let js = jetstream::new(async_nats::connect(&nats_url).await?);
+    let js = jetstream::new(async_nats::connect(server_list(&nats_url)).await?);
     let Some(stream) = wait_for_stream(&js, &stream_name, &shutdown).await else {
         return Ok(());
     };
@@ -94,7 +94,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
 async fn find_nats(url: &str) -> anyhow::Result<(String, Option<LocalNats>)> {
     let probe = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(1))
-        .connect(url);
+        .connect(server_list(url));
     if let Ok(Ok(client)) = tokio::time::timeout(Duration::from_secs(2), probe).await {
         drop(client);
         return Ok((url.to_string(), None));
@@ -113,6 +113,11 @@ async fn find_nats(url: &str) -> anyhow::Result<(String, Option<LocalNats>)> {
              GTT_GATEWAY_NATS__URL at a NATS server with JetStream enabled."
         ),
     }
+}
+
+/// `nats.url`'s comma-separated form as a list of servers.
+fn server_list(urls: &str) -> Vec<&str> {
+    urls.split(',').map(str::trim).collect()
 }
 
 fn demo_sandbox_config() -> SandboxConfig {

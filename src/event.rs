@@ -74,6 +74,8 @@ pub enum DeadLetterReason {
     MissingSpec,
     MissingName,
     NamespaceMismatch,
+    /// Even without its `raw` copy the event exceeds NATS's `max_payload`: the body is kept.
+    TooLarge,
 }
 
 impl DeadLetterReason {
@@ -84,6 +86,7 @@ impl DeadLetterReason {
             DeadLetterReason::MissingSpec => "missing_spec",
             DeadLetterReason::MissingName => "missing_name",
             DeadLetterReason::NamespaceMismatch => "namespace_mismatch",
+            DeadLetterReason::TooLarge => "too_large",
         }
     }
 }
@@ -120,6 +123,9 @@ struct CloudEvent<'a, D: Serialize> {
     /// On case events whose previous state is known: whether the normalized `state` changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     gttstatechanged: Option<bool>,
+    /// Set when `data.raw` was left out to fit NATS's `max_payload`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    gttrawomitted: bool,
     data: D,
 }
 
@@ -130,7 +136,7 @@ struct CaseEventData<'a> {
     case: &'a CaseData,
     /// Normalized fields that differ from the previous known state; null when none is known.
     changes: Option<&'a [FieldChange]>,
-    raw: &'a RawValue,
+    raw: Option<&'a RawValue>,
 }
 
 /// `data` of any other kind.
@@ -138,7 +144,7 @@ struct CaseEventData<'a> {
 struct GenericEventData<'a> {
     namespace: &'a str,
     name: &'a str,
-    raw: &'a RawValue,
+    raw: Option<&'a RawValue>,
 }
 
 /// One normalized field that changed: `{"field", "old", "new"}`.
@@ -167,30 +173,18 @@ pub struct Prepared<'a> {
     raw: &'a RawValue,
 }
 
+/// Whether an event carries the resource as received in `data.raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawCopy {
+    Included,
+    /// Left out (and the event flagged `gttrawomitted`) to fit NATS's `max_payload`.
+    Omitted,
+}
+
 impl Prepared<'_> {
     /// Serialize the CloudEvent, with `changes` (case events only; `None` = previous unknown).
     pub fn into_event(self, changes: Option<&[FieldChange]>) -> Event {
-        let payload = match &self.case {
-            Some(case) => {
-                let state_changed = changes.map(|c| c.iter().any(|c| c.field == "state"));
-                self.serialize(
-                    state_changed,
-                    CaseEventData {
-                        case,
-                        changes,
-                        raw: self.raw,
-                    },
-                )
-            }
-            None => self.serialize(
-                None,
-                GenericEventData {
-                    namespace: self.namespace,
-                    name: &self.name,
-                    raw: self.raw,
-                },
-            ),
-        };
+        let payload = self.payload(changes, RawCopy::Included);
         Event {
             id: self.id,
             subject: self.subject,
@@ -198,7 +192,33 @@ impl Prepared<'_> {
         }
     }
 
-    fn serialize<D: Serialize>(&self, gttstatechanged: Option<bool>, data: D) -> Vec<u8> {
+    /// The CloudEvent's JSON, with `changes` (case events only; `None` = previous unknown).
+    pub fn payload(&self, changes: Option<&[FieldChange]>, raw: RawCopy) -> Vec<u8> {
+        let omitted = raw == RawCopy::Omitted;
+        let raw = (!omitted).then_some(self.raw);
+        match &self.case {
+            Some(case) => {
+                let state_changed = changes.map(|c| c.iter().any(|c| c.field == "state"));
+                self.serialize(state_changed, omitted, CaseEventData { case, changes, raw })
+            }
+            None => self.serialize(
+                None,
+                omitted,
+                GenericEventData {
+                    namespace: self.namespace,
+                    name: &self.name,
+                    raw,
+                },
+            ),
+        }
+    }
+
+    fn serialize<D: Serialize>(
+        &self,
+        gttstatechanged: Option<bool>,
+        gttrawomitted: bool,
+        data: D,
+    ) -> Vec<u8> {
         let event = CloudEvent {
             specversion: "1.0",
             id: &self.id,
@@ -210,6 +230,7 @@ impl Prepared<'_> {
             gttnamespace: self.namespace,
             gttorigin: self.origin,
             gttstatechanged,
+            gttrawomitted,
             data,
         };
         // Our own structs with string keys and no floats: serialization cannot fail.

@@ -1,5 +1,6 @@
-//! Operations endpoints: `/healthz` (the process is alive), `/readyz` (NATS connected, stream in
-//! place, not shutting down) and `/metrics` (Prometheus text format).
+//! Operations endpoints: `/healthz` (the process is alive), `/readyz` (stream in place, publishing
+//! not failing for longer than `nats.unready_after`, not shutting down) and `/metrics`
+//! (Prometheus text format).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -37,11 +38,14 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let failing = state.publisher.failing_for();
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
         "nats_connected": state.metrics.nats_connected.get() == 1,
         "stream_ready": state.metrics.stream_ready.get() == 1,
         "shutting_down": state.shutting_down.load(std::sync::atomic::Ordering::Acquire),
+        "failing_for_seconds": failing.map(|(d, _)| d.as_secs_f64()),
+        "last_failure": failing.map(|(_, reason)| reason),
     });
     (status, axum::Json(body))
 }

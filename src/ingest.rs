@@ -1,11 +1,12 @@
 //! The one path from an authenticated resource to a stored event, shared by the webhook
 //! endpoint and the poller: prepare (normalize, id, subject) -> compare with the known ticket
 //! state (`changes`) -> publish and await the PubAck -> remember the new state.
-//! Bodies that cannot become events are published as dead letters instead.
+//! Bodies that cannot become events are published as dead letters instead, and an event too
+//! large for NATS's `max_payload` loses its `raw` copy (flagged) or becomes a dead letter.
 
 use bytes::Bytes;
 
-use crate::event::{DeadLetterReason, EventContext, dead_letter, prepare};
+use crate::event::{DeadLetterReason, EventContext, Prepared, RawCopy, dead_letter, prepare};
 use crate::publish::{Outgoing, PublishError, Publisher, deadletter_headers, event_headers};
 use crate::tickets::{CaseRecord, Comparison, TicketStore, case_state};
 
@@ -60,29 +61,42 @@ pub async fn ingest(
         }
         None => None,
     };
-    let name = prepared.name.clone();
-    let event = prepared.into_event(changes.as_deref());
+    let headers = event_headers(origin.traceparent);
+    // Both copies of the case (normalized and `raw`) if they fit NATS's max_payload, else the
+    // normalized event alone (flagged), else the body as a `too_large` dead letter.
+    let mut payload = prepared.payload(changes.as_deref(), RawCopy::Included);
+    if !publisher.fits(&headers, &prepared.id, payload.len()) {
+        payload = prepared.payload(changes.as_deref(), RawCopy::Omitted);
+        if !publisher.fits(&headers, &prepared.id, payload.len()) {
+            let reason = DeadLetterReason::TooLarge;
+            return store_dead_letter(publisher, ctx, body, reason, origin).await;
+        }
+        tracing::info!(event.id = %prepared.id, "Event stored without its raw copy to fit max_payload");
+    }
+    let Prepared {
+        id, subject, name, ..
+    } = prepared;
     let stored = publisher
         .publish(Outgoing {
-            subject: event.subject.clone(),
-            id: &event.id,
-            headers: event_headers(origin.traceparent),
-            payload: Bytes::from(event.payload),
+            subject: subject.clone(),
+            id: &id,
+            headers,
+            payload: Bytes::from(payload),
         })
         .await?;
     if !stored.duplicate
         && let Some((data, time)) = remember
     {
         let record = CaseRecord {
-            event_id: event.id.clone(),
+            event_id: id.clone(),
             time,
             data,
         };
         tickets.record(ctx.namespace, &name, &record).await;
     }
     Ok(Ingested {
-        id: event.id,
-        subject: event.subject,
+        id,
+        subject,
         duplicate: stored.duplicate,
         dead_letter: None,
     })

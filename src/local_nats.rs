@@ -1,9 +1,14 @@
-//! A private `nats-server` process with JetStream on a free loopback port: the demo's fallback
-//! when no NATS answers, and the harness of the tests and the benchmark. Killed, and its store
-//! deleted, on drop.
+//! Private `nats-server` processes with JetStream on free loopback ports: the demo's fallback
+//! when no NATS answers, and the harness of the tests and the benchmark. A single server
+//! ([`LocalNats`]) or a cluster of them ([`LocalCluster`]), each node with its own store, started
+//! from a config file it writes; killed, and its store deleted, on drop.
+//!
+//! The binary is `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else Debian's
+//! `/usr/sbin/nats-server`, so one test run can target any server release.
 
+use std::fmt::Write as _;
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,51 +36,75 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Server settings beyond the defaults (each `None` keeps the server's own default).
+#[derive(Debug, Clone, Default)]
+pub struct NatsOptions {
+    /// `max_payload`: the largest message (headers and payload) the server accepts.
+    pub max_payload: Option<usize>,
+    /// JetStream `max_file_store`: the file storage of the whole server.
+    pub max_file_store: Option<u64>,
+}
+
 /// A running (or stopped, restartable) private NATS server.
 pub struct LocalNats {
     binary: PathBuf,
     child: Option<Child>,
     port: u16,
-    store: PathBuf,
+    /// Holds the config file and the JetStream store.
+    dir: PathBuf,
 }
 
 impl LocalNats {
-    /// Start `nats-server -js` on a free port with a fresh store directory.
+    /// Start `nats-server` with JetStream on a free port with a fresh store directory.
     pub fn start() -> std::io::Result<Self> {
-        let binary = find_binary().ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "nats-server is not installed (Debian/Ubuntu: apt-get install nats-server)",
-            )
-        })?;
+        Self::start_with(&NatsOptions::default())
+    }
+
+    /// Like [`LocalNats::start`], with `options`.
+    pub fn start_with(options: &NatsOptions) -> std::io::Result<Self> {
         let port = free_port()?;
-        let store =
-            std::env::temp_dir().join(format!("gtt-gateway-nats-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&store)?;
-        let mut server = Self {
-            binary,
-            child: None,
-            port,
-            store,
-        };
+        let mut server = Self::prepare(port, &format!("{port}"))?;
+        let mut config = server_config("single", port, &server.dir, options);
+        config.push('\n');
+        server.write_config(&config)?;
         server.spawn()?;
         Ok(server)
     }
 
+    fn prepare(port: u16, label: &str) -> std::io::Result<Self> {
+        let binary = find_binary().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "nats-server is not installed (Debian/Ubuntu: apt-get install nats-server, \
+                 or set NATS_SERVER_BIN)",
+            )
+        })?;
+        let dir = std::env::temp_dir().join(format!(
+            "gtt-gateway-nats-{}-{label}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            binary,
+            child: None,
+            port,
+            dir,
+        })
+    }
+
+    fn write_config(&self, text: &str) -> std::io::Result<()> {
+        std::fs::write(self.dir.join("nats.conf"), text)
+    }
+
     fn spawn(&mut self) -> std::io::Result<()> {
+        let log = std::fs::File::create(self.dir.join("server.log"))?;
         let child = Command::new(&self.binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
+            .arg("-c")
+            .arg(self.dir.join("nats.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()?;
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
@@ -84,7 +113,10 @@ impl LocalNats {
                 self.stop();
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    "nats-server did not start",
+                    format!(
+                        "nats-server did not start (log: {})",
+                        self.dir.join("server.log").display()
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -100,7 +132,12 @@ impl LocalNats {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Kill the server as a crash would; the store stays for [`LocalNats::restart`].
+    /// Whether the process is running (not stopped by [`LocalNats::stop`]).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kill the server as a crash would (SIGKILL); the store stays for [`LocalNats::restart`].
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -113,11 +150,131 @@ impl LocalNats {
         self.stop();
         self.spawn()
     }
+
+    /// The process id while running (to freeze it with SIGSTOP in tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 impl Drop for LocalNats {
     fn drop(&mut self) {
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.store);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The config file of one server: client port, JetStream store, limits.
+fn server_config(name: &str, port: u16, dir: &Path, options: &NatsOptions) -> String {
+    let mut text = format!(
+        "server_name: \"{name}\"\nlisten: \"127.0.0.1:{port}\"\njetstream {{\n  store_dir: {store:?}\n",
+        store = dir.join("store").display().to_string()
+    );
+    if let Some(bytes) = options.max_file_store {
+        let _ = writeln!(text, "  max_file_store: {bytes}");
+    }
+    text.push_str("}\n");
+    if let Some(bytes) = options.max_payload {
+        let _ = writeln!(text, "max_payload: {bytes}");
+    }
+    text
+}
+
+/// A JetStream cluster of private servers on loopback, each with its own store and routes to
+/// all the others. Nodes can be killed and restarted one by one.
+pub struct LocalCluster {
+    nodes: Vec<LocalNats>,
+    names: Vec<String>,
+}
+
+impl LocalCluster {
+    /// Start `size` nodes named `n1`, `n2`, ... and return once every node accepts clients
+    /// (JetStream needs a moment more to elect its meta leader; see
+    /// [`LocalCluster::wait_for_jetstream`]).
+    pub fn start(size: usize) -> std::io::Result<Self> {
+        let ports: Vec<(u16, u16)> = (0..size)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<std::io::Result<_>>()?;
+        let routes: Vec<String> = ports
+            .iter()
+            .map(|(_, route)| format!("\"nats-route://127.0.0.1:{route}\""))
+            .collect();
+        let cluster_id = rand::random::<u32>();
+        let mut nodes = Vec::with_capacity(size);
+        let mut names = Vec::with_capacity(size);
+        for (i, (port, route)) in ports.iter().enumerate() {
+            let name = format!("n{}", i + 1);
+            let node = LocalNats::prepare(*port, &name)?;
+            let mut config = server_config(&name, *port, &node.dir, &NatsOptions::default());
+            let _ = write!(
+                config,
+                "cluster {{\n  name: \"gtt-test-{cluster_id:08x}\"\n  listen: \"127.0.0.1:{route}\"\n  routes: [{}]\n}}\n",
+                routes.join(", ")
+            );
+            node.write_config(&config)?;
+            nodes.push(node);
+            names.push(name);
+        }
+        for node in &mut nodes {
+            node.spawn()?;
+        }
+        Ok(Self { nodes, names })
+    }
+
+    /// Every node's client URL, comma-separated (the form `nats.url` accepts).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(LocalNats::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The node called `name` (`n1`, `n2`, ...).
+    pub fn node(&mut self, name: &str) -> &mut LocalNats {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or_else(|| panic!("no node {name}"));
+        &mut self.nodes[i]
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Wait until JetStream answers API requests through the first running node (the meta
+    /// leader is elected), at most `timeout`.
+    pub async fn wait_for_jetstream(&self, timeout: Duration) -> std::io::Result<()> {
+        let url = self
+            .nodes
+            .iter()
+            .find(|n| n.is_running())
+            .map(LocalNats::url)
+            .ok_or_else(|| std::io::Error::other("no node is running"))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            // `$JS.API.INFO` answers without an error once the meta leader is elected (the
+            // typed account query does not parse the answers of servers before 2.10).
+            if let Ok(client) = async_nats::connect(&url).await
+                && let Ok(Ok(reply)) = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    client.request("$JS.API.INFO", bytes::Bytes::new()),
+                )
+                .await
+                && serde_json::from_slice::<serde_json::Value>(&reply.payload)
+                    .is_ok_and(|v| v.get("error").is_none())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the JetStream cluster did not elect a meta leader",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

@@ -248,8 +248,12 @@ fn demo() -> ExitCode {
         format: gtt_gateway::config::LogFormat::Pretty,
         level: "warn".into(),
     });
-    let nats_url = std::env::var("GTT_GATEWAY_NATS__URL")
-        .unwrap_or_else(|_| gtt_gateway::config::NatsSettings::default().url);
+    let nats_url = std::env::var("GTT_GATEWAY_NATS__URL").unwrap_or_else(|_| {
+        gtt_gateway::config::NatsSettings::default()
+            .url
+            .as_slice()
+            .join(",")
+    });
     let Ok(rt) = runtime() else {
         return ExitCode::FAILURE;
     };

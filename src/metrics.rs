@@ -45,6 +45,13 @@ pub struct Metrics {
     pub callback_duration: HistogramVec,
     /// `gtt_gateway_publish_duration_seconds`: JetStream publish until PubAck.
     pub publish_duration: Histogram,
+    /// `gtt_gateway_publish_failures_total{reason}`: publishes that got no PubAck, by reason.
+    pub publish_failures: IntCounterVec,
+    /// `gtt_gateway_storage_bytes{store}`: bytes held by the event stream (`events`) and the
+    /// ticket-state bucket (`state`).
+    pub storage_bytes: IntGaugeVec,
+    /// `gtt_gateway_storage_limit_bytes{store}`: their size limits (0 = none of their own).
+    pub storage_limit_bytes: IntGaugeVec,
     /// `gtt_gateway_callbacks_in_flight`.
     pub in_flight: IntGauge,
     /// `gtt_gateway_nats_connected` (1 connected, 0 not).
@@ -96,6 +103,30 @@ impl Metrics {
                 "Time from JetStream publish to PubAck (successful publishes).",
             )
             .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("valid metric");
+        let publish_failures = IntCounterVec::new(
+            Opts::new(
+                "publish_failures_total",
+                "JetStream publishes that got no PubAck, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let storage_bytes = IntGaugeVec::new(
+            Opts::new(
+                "storage_bytes",
+                "Bytes held by the event stream (store=events) and the state bucket (store=state).",
+            ),
+            &["store"],
+        )
+        .expect("valid metric");
+        let storage_limit_bytes = IntGaugeVec::new(
+            Opts::new(
+                "storage_limit_bytes",
+                "Size limit of the event stream and the state bucket (0 = none of their own).",
+            ),
+            &["store"],
         )
         .expect("valid metric");
         let in_flight = IntGauge::new("callbacks_in_flight", "Callbacks being processed now.")
@@ -164,6 +195,9 @@ impl Metrics {
             Box::new(callbacks.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(callback_duration.clone()),
             Box::new(publish_duration.clone()),
+            Box::new(publish_failures.clone()),
+            Box::new(storage_bytes.clone()),
+            Box::new(storage_limit_bytes.clone()),
             Box::new(in_flight.clone()),
             Box::new(nats_connected.clone()),
             Box::new(stream_ready.clone()),
@@ -182,11 +216,18 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        // Every reason from the start, so alerts see a zero before the first failure.
+        for reason in crate::publish::PublishError::REASONS {
+            publish_failures.with_label_values(&[reason]);
+        }
         Self {
             registry,
             callbacks,
             callback_duration,
             publish_duration,
+            publish_failures,
+            storage_bytes,
+            storage_limit_bytes,
             in_flight,
             nats_connected,
             stream_ready,
@@ -290,6 +331,7 @@ mod tests {
             "gtt_gateway_callbacks_total{action=\"create\",kind=\"case\",namespace=\"142033\",outcome=\"accepted\"} 1",
             "gtt_gateway_callback_duration_seconds_bucket",
             "gtt_gateway_publish_duration_seconds_bucket",
+            "gtt_gateway_publish_failures_total{reason=\"storage_full\"} 0",
             "gtt_gateway_callbacks_in_flight 0",
             "gtt_gateway_nats_connected 0",
             "gtt_gateway_stream_ready 0",

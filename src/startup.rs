@@ -39,9 +39,13 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let auth = Authenticator::new(&settings).context("callback authentication settings")?;
-        let publisher = Publisher::connect(&settings.nats, metrics.clone())
-            .await
-            .context("NATS connection settings")?;
+        let publisher = Publisher::connect(
+            &settings.nats,
+            settings.server.max_body_bytes,
+            metrics.clone(),
+        )
+        .await
+        .context("NATS connection settings")?;
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -147,7 +151,7 @@ impl Application {
             _ = shutdown.cancelled() => {}
             joined = keeper => {
                 if let Ok(Err(e)) = joined {
-                    tracing::error!(error = %e, "JetStream stream unavailable; stopping");
+                    tracing::error!(error = format!("{e:#}"), "JetStream cannot be used as configured; stopping");
                     fatal = Some(e);
                 }
                 shutdown.cancel();

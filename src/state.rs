@@ -68,7 +68,8 @@ impl AppState {
         Self(Arc::new(shared))
     }
 
-    /// Ready to take callbacks: NATS connected, stream in place, not shutting down.
+    /// Ready to take callbacks: stream in place, publishing not failing for longer than
+    /// `nats.unready_after`, not shutting down.
     pub fn is_ready(&self) -> bool {
         !self.shutting_down.load(Ordering::Acquire) && self.publisher.is_ready()
     }

@@ -1,32 +1,42 @@
-//! Publishing to NATS JetStream: the reconnecting client, the stream kept in the configured
-//! shape, and a publish that only succeeds once JetStream has stored the message (PubAck).
+//! Publishing to NATS JetStream: the reconnecting client (one server or a cluster's list) and a
+//! publish that only succeeds once JetStream has stored the message (PubAck). The stream and the
+//! state bucket are kept in shape by [`provision`]; whether this replica can store events at all
+//! is tracked by [`readiness`].
 //!
 //! Publishes are independent futures: any number run at once (bounded by the HTTP in-flight
-//! limit and `max_ack_inflight`), none waits for another.
+//! limit and `max_ack_inflight`), none waits for another, and none waits for a stream check.
+//! A failed publish is classified ([`PublishError::reason`]); "no responders" (a stream-leader
+//! election, or a missing stream) is a transient refusal that asks the stream keeper to look,
+//! never a verdict that the stream is gone.
 
+mod provision;
+mod readiness;
 pub mod subjects;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, message::PublishMessage, stream};
+use async_nats::jetstream::{self, message::PublishMessage};
 use async_nats::{ConnectOptions, HeaderMap};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
 use crate::tickets::TicketStore;
+use readiness::FailureStreak;
 
 /// Header carrying the dead-letter reason.
 pub const REASON_HEADER: &str = "Gtt-Deadletter-Reason";
 /// Content type of every event message.
 pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+/// Room kept in every message for its headers: a body of `server.max_body_bytes` must still fit
+/// NATS's `max_payload` as a dead letter with all its headers.
+pub const MESSAGE_HEADROOM: usize = 4096;
+/// Longest sender `Content-Type` copied onto a dead letter (longer ones are left out).
+const MAX_CONTENT_TYPE: usize = 128;
 /// Longest pause between reconnect attempts to NATS.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
-/// Pause between attempts to create or check the stream while it is not ready.
-const STREAM_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// Why a publish did not end in a PubAck.
 #[derive(Debug, thiserror::Error)]
@@ -35,18 +45,53 @@ pub enum PublishError {
     NotConnected,
     #[error("the JetStream stream is not ready")]
     StreamNotReady,
-    #[error("no JetStream stream captures the subject")]
-    StreamNotFound,
+    #[error(
+        "no JetStream server answered (a stream-leader election, or the stream is missing; \
+         the stream keeper checks)"
+    )]
+    NoResponders,
     #[error("no PubAck within the publish timeout")]
     Timeout,
+    #[error(
+        "JetStream storage is full ({0}): raise nats.max_bytes or the server's JetStream \
+         storage, shorten nats.max_age, or let consumers catch up"
+    )]
+    StorageFull(String),
+    #[error("the message exceeds the NATS server's max_payload")]
+    TooLarge,
     #[error("JetStream refused the publish: {0}")]
     Refused(String),
+}
+
+impl PublishError {
+    /// Label of `gtt_gateway_publish_failures_total{reason}`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PublishError::NotConnected => "not_connected",
+            PublishError::StreamNotReady => "stream_not_ready",
+            PublishError::NoResponders => "no_responders",
+            PublishError::Timeout => "timeout",
+            PublishError::StorageFull(_) => "storage_full",
+            PublishError::TooLarge => "too_large",
+            PublishError::Refused(_) => "refused",
+        }
+    }
+
+    /// Every reason label, for documentation checks and pre-registered series.
+    pub const REASONS: [&'static str; 7] = [
+        "not_connected",
+        "stream_not_ready",
+        "no_responders",
+        "timeout",
+        "storage_full",
+        "too_large",
+        "refused",
+    ];
 }
 
 /// A stored message: JetStream's answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Stored {
-    pub sequence: u64,
     /// JetStream already held a message with this id (inside the duplicate window).
     pub duplicate: bool,
 }
@@ -60,24 +105,40 @@ pub struct Outgoing<'a> {
     pub payload: bytes::Bytes,
 }
 
-/// The JetStream side of the gateway.
+/// The JetStream side of the gateway; cheap to clone.
 #[derive(Clone)]
-pub struct Publisher {
+pub struct Publisher(Arc<Inner>);
+
+struct Inner {
     client: async_nats::Client,
     js: jetstream::Context,
-    settings: Arc<NatsSettings>,
+    settings: NatsSettings,
     metrics: Metrics,
-    stream_ready: Arc<AtomicBool>,
-    reconnected: Arc<Notify>,
+    /// The stream is known to exist (set by the keeper; cleared only when JetStream's API
+    /// says the stream does not exist).
+    stream_ready: AtomicBool,
+    /// Wakes the stream keeper: after a (re)connect, or when a publish found no responders.
+    check_stream: Arc<Notify>,
+    streak: Arc<FailureStreak>,
+    /// Largest body this publisher must be able to store as a dead letter.
+    max_body_bytes: usize,
     tickets: TicketStore,
 }
 
 impl Publisher {
     /// Connect (retrying in the background if NATS is not up yet) and build the JetStream context.
-    pub async fn connect(settings: &NatsSettings, metrics: Metrics) -> anyhow::Result<Self> {
-        let reconnected = Arc::new(Notify::new());
+    /// `max_body_bytes` is the largest body a dead letter may carry; the keeper stops the
+    /// gateway if the server's `max_payload` cannot hold it.
+    pub async fn connect(
+        settings: &NatsSettings,
+        max_body_bytes: usize,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
+        let check_stream = Arc::new(Notify::new());
+        let streak = Arc::new(FailureStreak::new());
         let events_metrics = metrics.clone();
-        let events_notify = Arc::clone(&reconnected);
+        let events_notify = Arc::clone(&check_stream);
+        let events_streak = Arc::clone(&streak);
         let mut options = ConnectOptions::new()
             .name(concat!("gtt-gateway/", env!("CARGO_PKG_VERSION")))
             .retry_on_initial_connect()
@@ -89,15 +150,18 @@ impl Publisher {
             .event_callback(move |event| {
                 let metrics = events_metrics.clone();
                 let notify = Arc::clone(&events_notify);
+                let streak = Arc::clone(&events_streak);
                 async move {
                     match event {
                         async_nats::Event::Connected => {
                             metrics.nats_connected.set(1);
+                            streak.clear();
                             tracing::info!("NATS connected");
                             notify.notify_one();
                         }
                         async_nats::Event::Disconnected => {
                             metrics.nats_connected.set(0);
+                            streak.fail("not_connected");
                             tracing::warn!("NATS disconnected; reconnecting");
                         }
                         other => tracing::info!(event = %other, "NATS client event"),
@@ -107,168 +171,95 @@ impl Publisher {
         if let Some(path) = &settings.credentials_file {
             options = options.credentials_file(path).await?;
         }
-        let client = options.connect(settings.url.as_str()).await?;
+        let client = options.connect(settings.url.as_slice()).await?;
         let js = jetstream::ContextBuilder::new()
             .timeout(settings.publish_timeout)
             .max_ack_inflight(65_536)
             .build(client.clone());
-        Ok(Self {
+        Ok(Self(Arc::new(Inner {
             client,
             js,
-            settings: Arc::new(settings.clone()),
+            settings: settings.clone(),
             metrics,
-            stream_ready: Arc::new(AtomicBool::new(false)),
-            reconnected,
+            stream_ready: AtomicBool::new(false),
+            check_stream,
+            streak,
+            max_body_bytes,
             tickets: TicketStore::default(),
-        })
+        })))
     }
 
-    /// Whether NATS is connected and the stream is in place.
+    /// Whether this replica should receive callbacks: the stream was found (or created) and
+    /// publishing has not been failing for `nats.unready_after` without a break.
     pub fn is_ready(&self) -> bool {
-        self.is_connected() && self.stream_ready.load(Ordering::Acquire)
+        self.0.stream_ready.load(Ordering::Acquire)
+            && self
+                .0
+                .streak
+                .failing_for()
+                .is_none_or(|(since, _)| since < self.0.settings.unready_after)
+    }
+
+    /// How long publishing has been failing without a break, and the last reason, if it is.
+    pub fn failing_for(&self) -> Option<(Duration, &'static str)> {
+        self.0.streak.failing_for()
     }
 
     fn is_connected(&self) -> bool {
-        self.client.connection_state() == async_nats::connection::State::Connected
-    }
-
-    /// The stream's desired configuration.
-    pub fn stream_config(&self) -> stream::Config {
-        stream::Config {
-            name: self.settings.stream.clone(),
-            subjects: vec![subjects::stream_filter(&self.settings.subject_prefix)],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            discard: stream::DiscardPolicy::Old,
-            duplicate_window: self.settings.duplicate_window,
-            max_age: self.settings.max_age,
-            num_replicas: self.settings.replicas,
-            description: Some("GTT EnvisionDX events published by gtt-gateway".into()),
-            ..Default::default()
-        }
-    }
-
-    /// Create or update the stream (`manage_stream`), or check that it exists and captures our
-    /// subjects. An error here is a configuration problem or NATS being unreachable.
-    pub async fn ensure_stream(&self) -> anyhow::Result<()> {
-        let wanted = self.stream_config();
-        if self.settings.manage_stream {
-            self.js
-                .create_or_update_stream(wanted)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot create or update stream: {e}"))?;
-        } else {
-            let mut stream = self.js.get_stream(&wanted.name).await.map_err(|e| {
-                anyhow::anyhow!(
-                    "stream {} is not available ({e}); create it or set nats.manage_stream = true",
-                    wanted.name
-                )
-            })?;
-            let info = stream
-                .info()
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot read stream info: {e}"))?;
-            let filter = &wanted.subjects[0];
-            if !info.config.subjects.iter().any(|s| s == filter) {
-                anyhow::bail!(
-                    "stream {} does not capture {filter} (its subjects: {:?})",
-                    wanted.name,
-                    info.config.subjects
-                );
-            }
-        }
-        match self.ensure_bucket().await {
-            Ok(()) => {}
-            Err(e) if self.settings.manage_stream => return Err(e),
-            // Unmanaged and missing: events flow, without `changes` and without polling state.
-            Err(e) => {
-                tracing::warn!(error = %e, "Ticket state unavailable; events carry no changes")
-            }
-        }
-        self.stream_ready.store(true, Ordering::Release);
-        self.metrics.stream_ready.set(1);
-        Ok(())
-    }
-
-    /// Create (managed) or open the ticket-state bucket and hand it to the ticket store.
-    async fn ensure_bucket(&self) -> anyhow::Result<()> {
-        let name = &self.settings.state_bucket;
-        let existing = self.js.get_key_value(name).await;
-        let store = if let Ok(store) = existing {
-            store
-        } else if self.settings.manage_stream {
-            // The bucket's stream, as the key-value convention lays it out. Built here rather
-            // than with `create_key_value`, which first queries account limits in a shape that
-            // NATS servers before 2.10 do not answer.
-            self.js
-                .create_stream(stream::Config {
-                    name: format!("KV_{name}"),
-                    description: Some("Last known state of every GTT ticket (gtt-gateway)".into()),
-                    subjects: vec![format!("$KV.{name}.>")],
-                    max_messages_per_subject: 1,
-                    storage: stream::StorageType::File,
-                    num_replicas: self.settings.replicas,
-                    allow_rollup: true,
-                    deny_delete: true,
-                    allow_direct: true,
-                    discard: stream::DiscardPolicy::New,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot create bucket {name}: {e}"))?;
-            self.js
-                .get_key_value(name)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot open bucket {name}: {e}"))?
-        } else {
-            let e = existing.err().map(|e| e.to_string()).unwrap_or_default();
-            anyhow::bail!(
-                "key-value bucket {name} is not available ({e}); create it or set nats.manage_stream = true"
-            );
-        };
-        self.tickets.attach(store, self.client.clone(), name);
-        Ok(())
+        self.0.client.connection_state() == async_nats::connection::State::Connected
     }
 
     /// Ticket state (last normalized state per case, watermarks, leases).
     pub fn tickets(&self) -> &TicketStore {
-        &self.tickets
+        &self.0.tickets
     }
 
-    /// Keep the stream ready: retry until it is, and check again after every reconnect (a NATS
-    /// server restarted without its store loses the stream). Returns an error only when the
-    /// stream is unmanaged and missing, which retrying cannot fix.
-    pub async fn keep_stream(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        loop {
-            if self.is_connected() {
-                match self.ensure_stream().await {
-                    Ok(()) => {
-                        tracing::info!(stream = %self.settings.stream, "JetStream stream ready");
-                        tokio::select! {
-                            _ = self.reconnected.notified() => continue,
-                            _ = shutdown.cancelled() => return Ok(()),
-                        }
-                    }
-                    Err(e) if !self.settings.manage_stream && self.is_connected() => {
-                        return Err(e);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "JetStream stream not ready; retrying"),
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(STREAM_RETRY_DELAY) => {}
-                _ = self.reconnected.notified() => {}
-                _ = shutdown.cancelled() => return Ok(()),
+    /// Whether a message with these headers and this many payload bytes fits the server's
+    /// `max_payload` once `Nats-Msg-Id` and `Nats-Expected-Stream` are added.
+    pub fn fits(&self, headers: &HeaderMap, id: &str, payload_len: usize) -> bool {
+        let framing = "NATS/1.0\r\n\r\n".len();
+        let header = |name: &str, value: &str| name.len() + ": \r\n".len() + value.len();
+        let mut size = framing
+            + payload_len
+            + header("Nats-Msg-Id", id)
+            + header("Nats-Expected-Stream", &self.0.settings.stream);
+        for (name, values) in headers.iter() {
+            for value in values {
+                size += header(name.as_ref(), value.as_str());
             }
         }
+        size <= self.0.client.max_payload()
     }
 
     /// Publish and wait for JetStream to store it. `Ok` means stored (or already stored).
     pub async fn publish(&self, msg: Outgoing<'_>) -> Result<Stored, PublishError> {
+        let result = self.publish_once(msg).await;
+        match &result {
+            Ok(_) => self.0.streak.clear(),
+            Err(e) => {
+                self.0
+                    .metrics
+                    .publish_failures
+                    .with_label_values(&[e.reason()])
+                    .inc();
+                if !matches!(e, PublishError::TooLarge) {
+                    self.0.streak.fail(e.reason());
+                }
+                if matches!(e, PublishError::NoResponders) {
+                    // Let the keeper find out whether the stream is gone; this publish does
+                    // not wait for it.
+                    self.0.check_stream.notify_one();
+                }
+            }
+        }
+        result
+    }
+
+    async fn publish_once(&self, msg: Outgoing<'_>) -> Result<Stored, PublishError> {
         if !self.is_connected() {
             return Err(PublishError::NotConnected);
         }
-        if !self.stream_ready.load(Ordering::Acquire) {
+        if !self.0.stream_ready.load(Ordering::Acquire) {
             return Err(PublishError::StreamNotReady);
         }
         let started = Instant::now();
@@ -276,46 +267,34 @@ impl Publisher {
             .payload(msg.payload)
             .headers(msg.headers)
             .message_id(msg.id)
-            .expected_stream(&self.settings.stream);
+            .expected_stream(&self.0.settings.stream);
         let result = async {
-            self.js
+            self.0
+                .js
                 .send_publish(msg.subject, publish)
                 .await
                 .map_err(classify_publish_error)?
                 .await
                 .map_err(classify_publish_error)
         };
-        let ack = match tokio::time::timeout(self.settings.publish_timeout, result).await {
-            Ok(Ok(ack)) => ack,
-            Ok(Err(PublishError::StreamNotFound)) => {
-                // The stream vanished (e.g. NATS restarted without its store): have it recreated.
-                self.stream_ready.store(false, Ordering::Release);
-                self.metrics.stream_ready.set(0);
-                self.reconnected.notify_one();
-                return Err(PublishError::StreamNotFound);
-            }
-            Ok(Err(e)) => return Err(e),
+        let ack = match tokio::time::timeout(self.0.settings.publish_timeout, result).await {
+            Ok(result) => result?,
             Err(_) => return Err(PublishError::Timeout),
         };
-        self.metrics
+        self.0
+            .metrics
             .publish_duration
             .observe(started.elapsed().as_secs_f64());
         Ok(Stored {
-            sequence: ack.sequence,
             duplicate: ack.duplicate,
         })
     }
 
     /// Flush and close the connection (graceful shutdown).
     pub async fn drain(&self) {
-        if let Err(e) = self.client.drain().await {
+        if let Err(e) = self.0.client.drain().await {
             tracing::warn!(error = %e, "NATS drain failed");
         }
-    }
-
-    /// The underlying client (tests and tools).
-    pub fn client(&self) -> &async_nats::Client {
-        &self.client
     }
 }
 
@@ -323,8 +302,19 @@ fn classify_publish_error(e: jetstream::context::PublishError) -> PublishError {
     use jetstream::context::PublishErrorKind as K;
     match e.kind() {
         K::TimedOut => PublishError::Timeout,
-        K::StreamNotFound => PublishError::StreamNotFound,
-        _ => PublishError::Refused(e.to_string()),
+        K::StreamNotFound => PublishError::NoResponders,
+        K::BrokenPipe => PublishError::NotConnected,
+        K::MaxPayloadExceeded => PublishError::TooLarge,
+        _ => {
+            let api =
+                std::error::Error::source(&e).and_then(|s| s.downcast_ref::<jetstream::Error>());
+            match api {
+                Some(api) if provision::is_storage_full(api) => {
+                    PublishError::StorageFull(api.to_string())
+                }
+                _ => PublishError::Refused(e.to_string()),
+            }
+        }
     }
 }
 
@@ -338,7 +328,8 @@ pub fn event_headers(traceparent: Option<&str>) -> HeaderMap {
     headers
 }
 
-/// Headers of a dead-letter message.
+/// Headers of a dead-letter message. The sender's content type is kept when it is short
+/// (it bounds the headers' size, see [`MESSAGE_HEADROOM`]).
 pub fn deadletter_headers(
     reason: &str,
     kind: &str,
@@ -350,7 +341,7 @@ pub fn deadletter_headers(
     headers.insert(REASON_HEADER, reason);
     headers.insert("Gtt-Kind", kind);
     headers.insert("Gtt-Action", action);
-    if let Some(ct) = content_type {
+    if let Some(ct) = content_type.filter(|ct| ct.len() <= MAX_CONTENT_TYPE) {
         headers.insert("Content-Type", ct);
     }
     if let Some(tp) = traceparent {

@@ -8,7 +8,10 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn nats_down_gives_503_and_recovery_needs_no_restart() {
-    let mut app = TestApp::spawn().await;
+    let nats = NatsServer::start();
+    let mut settings = test_settings(&nats.url(), "");
+    settings.nats.unready_after = Duration::from_secs(1);
+    let mut app = TestApp::spawn_on(nats, settings).await;
     assert_eq!(
         app.post("create", case_body("CS50", "Open", "before"))
             .await
@@ -29,6 +32,11 @@ async fn nats_down_gives_503_and_recovery_needs_no_restart() {
         }
         assert!(Instant::now() < deadline, "no 503 while NATS is down");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Not ready once NATS has been down for `nats.unready_after`.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.readyz().await == 200 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_ne!(app.readyz().await, 200, "not ready while NATS is down");
 
