@@ -866,6 +866,49 @@ mod tests {
     }
 
     #[test]
+    fn nats_url_takes_one_url_a_list_or_an_array() {
+        let urls = |value: &str| {
+            Settings::from_toml(&format!("{MINIMAL}\n[nats]\nurl = {value}\n"))
+                .map(|s| s.nats.url.as_slice().to_vec())
+        };
+        assert_eq!(urls(r#""nats://a:4222""#).unwrap(), ["nats://a:4222"]);
+        assert_eq!(
+            urls(r#""nats://a:4222, nats://b:4222,nats://c:4222""#).unwrap(),
+            ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+        );
+        assert_eq!(
+            urls(r#"["nats://a:4222", "tls://b:4222"]"#).unwrap(),
+            ["nats://a:4222", "tls://b:4222"]
+        );
+        let bad = urls(r#"["nats://a:4222", "nats://b:port"]"#).unwrap_err();
+        assert_eq!(bad.key, "nats.url[1]");
+        let bad = urls(r#""nats://a:4222,http://b:4222""#).unwrap_err();
+        assert_eq!(bad.key, "nats.url[1]");
+        assert_eq!(urls(r#""""#).unwrap_err().key, "nats.url");
+        // A password in a URL never shows in an error or in Debug output.
+        let bad = urls(r#""nats://user:s3cret-pw@a:port""#).unwrap_err();
+        assert!(!bad.to_string().contains("s3cret-pw"), "{bad}");
+        let ok = Settings::from_toml(&format!(
+            "{MINIMAL}\n[nats]\nurl = \"nats://user:s3cret-pw@a:4222\"\n"
+        ))
+        .unwrap();
+        assert!(!format!("{ok:?}").contains("s3cret-pw"));
+        assert!(!ok.nats.url.to_string().contains("s3cret-pw"));
+    }
+
+    #[test]
+    fn storage_limits_take_sizes_with_units() {
+        let s = Settings::from_toml(&format!(
+            "{MINIMAL}\n[nats]\nmax_bytes = \"2GiB\"\nstate_max_bytes = 1048576\n"
+        ))
+        .unwrap();
+        assert_eq!(s.nats.max_bytes, ByteSize::gib(2));
+        assert_eq!(s.nats.state_max_bytes, ByteSize::mib(1));
+        let e = Settings::from_toml(&format!("{MINIMAL}\n[nats]\nmax_bytes = \"lots\"\n"));
+        assert_eq!(e.unwrap_err().key, "nats.max_bytes");
+    }
+
+    #[test]
     fn secrets_are_redacted_in_debug() {
         let s = Settings::from_toml(MINIMAL).unwrap();
         let debug = format!("{s:?}");

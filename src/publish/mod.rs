@@ -37,6 +37,9 @@ pub const MESSAGE_HEADROOM: usize = 4096;
 const MAX_CONTENT_TYPE: usize = 128;
 /// Longest pause between reconnect attempts to NATS.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
+/// How long a publish waits for a lost connection to come back (the client moving to another
+/// node of a cluster takes a few hundred milliseconds) before answering "not connected".
+const RECONNECT_GRACE: Duration = Duration::from_secs(1);
 
 /// Why a publish did not end in a PubAck.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +122,8 @@ struct Inner {
     stream_ready: AtomicBool,
     /// Wakes the stream keeper: after a (re)connect, or when a publish found no responders.
     check_stream: Arc<Notify>,
+    /// `true` while connected (set by the client's events), for publishes waiting to reconnect.
+    connected: tokio::sync::watch::Sender<bool>,
     streak: Arc<FailureStreak>,
     /// Largest body this publisher must be able to store as a dead letter.
     max_body_bytes: usize,
@@ -136,6 +141,8 @@ impl Publisher {
     ) -> anyhow::Result<Self> {
         let check_stream = Arc::new(Notify::new());
         let streak = Arc::new(FailureStreak::new());
+        let connected = tokio::sync::watch::Sender::new(false);
+        let events_connected = connected.clone();
         let events_metrics = metrics.clone();
         let events_notify = Arc::clone(&check_stream);
         let events_streak = Arc::clone(&streak);
@@ -151,15 +158,18 @@ impl Publisher {
                 let metrics = events_metrics.clone();
                 let notify = Arc::clone(&events_notify);
                 let streak = Arc::clone(&events_streak);
+                let connected = events_connected.clone();
                 async move {
                     match event {
                         async_nats::Event::Connected => {
+                            connected.send_replace(true);
                             metrics.nats_connected.set(1);
                             streak.clear();
                             tracing::info!("NATS connected");
                             notify.notify_one();
                         }
                         async_nats::Event::Disconnected => {
+                            connected.send_replace(false);
                             metrics.nats_connected.set(0);
                             streak.fail("not_connected");
                             tracing::warn!("NATS disconnected; reconnecting");
@@ -183,6 +193,7 @@ impl Publisher {
             metrics,
             stream_ready: AtomicBool::new(false),
             check_stream,
+            connected,
             streak,
             max_body_bytes,
             tickets: TicketStore::default(),
@@ -207,6 +218,19 @@ impl Publisher {
 
     fn is_connected(&self) -> bool {
         self.0.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Connected now, or again within [`RECONNECT_GRACE`] (bounded by the publish timeout).
+    async fn connected_soon(&self) -> bool {
+        if self.is_connected() {
+            return true;
+        }
+        let grace = RECONNECT_GRACE.min(self.0.settings.publish_timeout);
+        let mut watch = self.0.connected.subscribe();
+        matches!(
+            tokio::time::timeout(grace, watch.wait_for(|up| *up)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Ticket state (last normalized state per case, watermarks, leases).
@@ -256,7 +280,7 @@ impl Publisher {
     }
 
     async fn publish_once(&self, msg: Outgoing<'_>) -> Result<Stored, PublishError> {
-        if !self.is_connected() {
+        if !self.connected_soon().await {
             return Err(PublishError::NotConnected);
         }
         if !self.0.stream_ready.load(Ordering::Acquire) {

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gtt-gateway");
+pub const BIN: &str = env!("CARGO_BIN_EXE_gtt-gateway");
 
-fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+pub fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::File::create(&path)
         .unwrap()
@@ -19,7 +19,7 @@ fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
 }
 
 /// Send `signal` to the child and wait (bounded) for it to exit.
-async fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+pub async fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .args([signal, &child.id().to_string()])
         .status()
@@ -36,7 +36,7 @@ async fn stop(child: &mut std::process::Child, signal: &str) -> std::process::Ex
 }
 
 /// Wait (bounded) until the gateway on `port` answers /readyz with 200.
-async fn wait_ready(http: &reqwest::Client, port: u16) {
+pub async fn wait_ready(http: &reqwest::Client, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !http
         .get(format!("http://127.0.0.1:{port}/readyz"))
@@ -52,7 +52,7 @@ async fn wait_ready(http: &reqwest::Client, port: u16) {
     }
 }
 
-fn gateway(args: &[&str]) -> Command {
+pub fn gateway(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     // The tests' own environment must not leak into the config.
@@ -92,6 +92,10 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
             "gtt.api_url",
         ),
         ("[callbacks]\nsecrett = \"x\"\n", "callbacks.secrett"),
+        (
+            "[callbacks]\nsecret = \"0123456789abcdef0\"\n[nats]\nurl = \"nats://a:4222,nats://b:x\"\n",
+            "nats.url[1]",
+        ),
         ("namespaces = [\"1\"]\n", "callbacks.secret"),
     ];
     for (text, key) in cases {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use async_nats::jetstream::message::StreamMessage;
 use gtt_gateway::config::Settings;
-use gtt_gateway::local_nats::LocalNats;
+use gtt_gateway::local_nats::{LocalNats, NatsOptions};
 use gtt_gateway::startup::Application;
 use gtt_gateway::webhook::token::TokenKeys;
 use secrecy::SecretString;
@@ -26,7 +26,12 @@ pub struct NatsServer(LocalNats);
 
 impl NatsServer {
     pub fn start() -> Self {
-        Self(LocalNats::start().expect("start nats-server (scripts/test installs it)"))
+        Self::start_with(&NatsOptions::default())
+    }
+
+    /// A server with non-default limits (`max_payload`, JetStream storage).
+    pub fn start_with(options: &NatsOptions) -> Self {
+        Self(LocalNats::start_with(options).expect("start nats-server (scripts/test installs it)"))
     }
 
     pub fn url(&self) -> String {

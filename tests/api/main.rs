@@ -2,10 +2,12 @@
 
 mod auth;
 mod binary;
+mod cluster;
 mod contract;
 mod e2e;
 mod helpers;
 mod ingest;
+mod limits;
 mod outage;
 mod reconcile;
 mod registrar;
