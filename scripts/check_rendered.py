@@ -49,6 +49,9 @@ COUNTERS_AND_GAUGES = {
     "gtt_requests_total",
     "token_refreshes_total",
     "build_info",
+    "publish_failures_total",
+    "storage_bytes",
+    "storage_limit_bytes",
 }
 HISTOGRAMS = {"callback_duration_seconds", "publish_duration_seconds"}
 ALLOWED_METRICS = {PREFIX + m for m in COUNTERS_AND_GAUGES} | {
@@ -67,6 +70,7 @@ REQUIRED_ALERTS = {
     "GttGatewayDeadLetters",
     "GttGatewayUnauthorizedCallbacks",
     "GttGatewayCallbacksUnavailable",
+    "GttGatewayStorageFull",
     "GttGatewayNatsDisconnected",
     "GttGatewaySubscriptionMissing",
     "GttGatewayTokenRefreshFailing",

@@ -15,7 +15,7 @@ fn doc(path: &str) -> Value {
 
 /// The event schema with its `$ref` to the data schema resolved in place (an embedded
 /// schema resource, as JSON Schema 2020-12 allows), so no retrieval is needed.
-fn event_validator() -> jsonschema::Validator {
+pub fn event_validator() -> jsonschema::Validator {
     let mut event = doc("schemas/case-event.schema.json");
     assert_eq!(event["properties"]["data"]["$ref"], "case-data.schema.json");
     event["properties"]["data"] = doc("schemas/case-data.schema.json");

@@ -102,6 +102,11 @@ async fn events_too_large_for_max_payload_lose_raw_or_become_dead_letters() {
         36_000
     );
     assert_eq!(event["data"]["number"], "CS1");
+    let schema = crate::contract::event_validator();
+    assert!(
+        schema.is_valid(&event),
+        "the flagged event fits the published schema"
+    );
 
     // 2. A body at the limit that is not JSON fits as a dead letter.
     let garbage = vec![b'#'; SMALL_PAYLOAD - 4096];
