@@ -5,6 +5,7 @@ mod binary;
 mod contract;
 mod e2e;
 mod helpers;
+mod hostile;
 mod ingest;
 mod outage;
 mod reconcile;
