@@ -74,6 +74,9 @@ pub enum DeadLetterReason {
     MissingSpec,
     MissingName,
     NamespaceMismatch,
+    /// The escaped name does not fit a subject or key (see
+    /// [`crate::publish::subjects::MAX_NAME_TOKEN_BYTES`]).
+    NameTooLong,
 }
 
 impl DeadLetterReason {
@@ -84,6 +87,7 @@ impl DeadLetterReason {
             DeadLetterReason::MissingSpec => "missing_spec",
             DeadLetterReason::MissingName => "missing_name",
             DeadLetterReason::NamespaceMismatch => "namespace_mismatch",
+            DeadLetterReason::NameTooLong => "name_too_long",
         }
     }
 }
@@ -276,7 +280,8 @@ pub fn prepare<'a>(
         .to_rfc3339_opts(SecondsFormat::AutoSi, true);
     Ok(Prepared {
         id: event_id(ctx.namespace, &kind, &name, hashed),
-        subject: event_subject(ctx.subject_prefix, ctx.namespace, &kind, action, &name),
+        subject: event_subject(ctx.subject_prefix, ctx.namespace, &kind, action, &name)
+            .ok_or(DeadLetterReason::NameTooLong)?,
         source: format!(
             "{}/apis/{version}/namespaces/{}/{kind}",
             ctx.api_url.trim_end_matches('/'),
@@ -584,7 +589,8 @@ mod tests {
 
     #[test]
     fn dead_letter_reasons() {
-        let cases: [(&[u8], DeadLetterReason); 6] = [
+        let long_name = format!(r#"{{"name":"{}","spec":{{}}}}"#, "x".repeat(257));
+        let cases: [(&[u8], DeadLetterReason); 7] = [
             (b"not json", DeadLetterReason::NotJson),
             (b"", DeadLetterReason::NotJson),
             (b"[1,2]", DeadLetterReason::NotAnObject),
@@ -600,6 +606,7 @@ mod tests {
                 br#"{"kind":"case","namespace":"999","name":"CS1","spec":{}}"#,
                 DeadLetterReason::NamespaceMismatch,
             ),
+            (long_name.as_bytes(), DeadLetterReason::NameTooLong),
         ];
         for (body, reason) in cases {
             assert_eq!(

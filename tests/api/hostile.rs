@@ -1,9 +1,15 @@
 //! Hostile and careless input through the real router and a real NATS server: routes a token
-//! does not authorize.
+//! does not authorize, and names too long for a subject.
 
-use serde_json::Value;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use crate::helpers::*;
+
+fn reason(msg: &async_nats::jetstream::message::StreamMessage) -> Option<&str> {
+    msg.headers.get("Gtt-Deadletter-Reason").map(|v| v.as_str())
+}
 
 #[tokio::test]
 async fn segments_outside_the_route_alphabet_get_401_even_with_their_token() {
@@ -43,6 +49,49 @@ async fn segments_outside_the_route_alphabet_get_401_even_with_their_token() {
     );
     // Valid routes keep working (and keep their tokens).
     assert_eq!(app.post("update", body).await.status(), 202);
+}
+
+#[tokio::test]
+async fn names_too_long_for_a_subject_are_dead_letters_and_nats_stays_connected() {
+    let app = TestApp::spawn().await;
+    let long_names = ["x".repeat(4100), "é".repeat(1400), "ab.".repeat(86)];
+    let mut calls = Vec::new();
+    for round in 0..20 {
+        for name in &long_names {
+            let body = json!({"kind": "case", "name": name, "spec": {"state": "Open", "r": round}});
+            calls.push((true, body.to_string()));
+        }
+        calls.push((false, case_body(&format!("CS{round}"), "Open", "x")));
+    }
+    let app = &app;
+    let answers = futures::future::join_all(calls.iter().map(|(long, body)| async move {
+        let (status, answer) = json(app.post("update", body.clone()).await).await;
+        (*long, status, answer)
+    }))
+    .await;
+    for (long, status, answer) in &answers {
+        assert_eq!(*status, 202, "{answer}");
+        assert_eq!(answer["dead_lettered"], *long, "{answer}");
+    }
+    let stored = app.stored().await;
+    assert_eq!(stored.len(), calls.len());
+    let dead: Vec<_> = stored
+        .iter()
+        .filter(|m| m.subject.as_str() == "gtt.deadletter.142033")
+        .collect();
+    assert_eq!(dead.len(), 60);
+    assert!(dead.iter().all(|m| reason(m) == Some("name_too_long")));
+    // The longest name that fits is published, and its ticket state kept in the bucket.
+    let longest = "N".repeat(256);
+    let (status, answer) = json(app.post("update", case_body(&longest, "Open", "x")).await).await;
+    assert_eq!((status, &answer["dead_lettered"]), (202, &json!(false)));
+    let bucket = app.js.get_key_value("GTT_STATE").await.unwrap();
+    let key = format!("case.{NS}.{longest}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while bucket.get(key.as_str()).await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "state of the longest name kept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[test]
