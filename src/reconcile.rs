@@ -10,9 +10,11 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReconcileSettings, Settings};
@@ -210,10 +212,11 @@ impl Reconciler {
             report.pages += 1;
             for item in &page.items {
                 report.seen += 1;
-                if let Some(at) = updated_at(item, self.ingest.zone) {
+                let parsed: Value = serde_json::from_str(item.get()).unwrap_or_default();
+                if let Some(at) = updated_at(&parsed, self.ingest.zone) {
                     newest = newest.max(at);
                 }
-                let stored = self.store(namespace, item).await?;
+                let stored = self.store(namespace, item, poll_action(&parsed)).await?;
                 if !stored.duplicate && stored.dead_letter.is_none() {
                     report.recovered += 1;
                     self.metrics
@@ -233,25 +236,25 @@ impl Reconciler {
         Ok(report)
     }
 
-    async fn store(&self, namespace: &str, item: &Value) -> Result<Ingested, PollError> {
-        let body = serde_json::to_vec(item).unwrap_or_default();
+    /// Store one listed case, its raw text as the body (as a webhook would have sent it).
+    async fn store(
+        &self,
+        namespace: &str,
+        item: &RawValue,
+        action: &str,
+    ) -> Result<Ingested, PollError> {
+        let body = Bytes::copy_from_slice(item.get().as_bytes());
         let ctx = EventContext {
             namespace,
             kind: "case",
-            action: poll_action(item),
+            action,
             origin: Origin::Poll,
             api_url: &self.ingest.api_url,
             subject_prefix: &self.ingest.subject_prefix,
             zone: self.ingest.zone,
             received_at: Utc::now(),
         };
-        Ok(ingest::ingest(
-            &self.publisher,
-            &ctx,
-            body.into(),
-            ingest::Origin::default(),
-        )
-        .await?)
+        Ok(ingest::ingest(&self.publisher, &ctx, body, ingest::Origin::default()).await?)
     }
 }
 

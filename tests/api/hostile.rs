@@ -1,6 +1,8 @@
 //! Hostile and careless input through the real router and a real NATS server: routes a token
-//! does not authorize, and names too long for a subject.
+//! does not authorize, names too long for a subject, ids that must not collide, and the poller
+//! seeing the same change as a webhook.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -9,6 +11,56 @@ use crate::helpers::*;
 
 fn reason(msg: &async_nats::jetstream::message::StreamMessage) -> Option<&str> {
     msg.headers.get("Gtt-Deadletter-Reason").map(|v| v.as_str())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (GTT's form, read as UTC) of now plus `offset_secs`.
+fn gtt_time(offset_secs: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(offset_secs))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_token_publishes_only_under_its_own_route() {
+    let app = TestApp::spawn().await;
+    let case = |name: &str| serde_json::from_str::<Value>(&case_body(name, "Open", "x")).unwrap();
+    let refused = [
+        json!({"kind": "site", "name": "HQ-1", "spec": {"friendly": "HQ"}}),
+        json!({"event": "case.deleted", "data": case("CS1")}),
+        json!({"action": "site.updated", "data": case("CS1")}),
+        json!({"type": "create", "data": case("CS1")}),
+    ];
+    for (i, body) in refused.iter().enumerate() {
+        let (status, answer) = json(app.post("update", body.to_string()).await).await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(answer["dead_lettered"], true, "{body}");
+        let stored = app.stored().await;
+        assert_eq!(stored.len(), i + 1);
+        assert_eq!(stored[i].subject.as_str(), "gtt.deadletter.142033");
+        assert_eq!(reason(&stored[i]), Some("route_mismatch"), "{body}");
+    }
+    // The route's own kind and action, in any of their spellings, are accepted.
+    let accepted = [
+        json!({"event": "case.updated", "data": case("CS2")}),
+        json!({"action": "UPDATE", "data": case("CS3")}),
+        json!({"type": "net.gtt.case.updated", "data": case("CS4")}),
+        json!({"kind": "CASE", "name": "CS5", "spec": {"state": "Open"}}),
+    ];
+    for body in accepted {
+        let (status, answer) = json(app.post("update", body.to_string()).await).await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(answer["dead_lettered"], false, "{body}");
+    }
+    let subjects = app.stored_subjects().await;
+    assert_eq!(
+        subjects[refused.len()..],
+        [
+            "gtt.142033.case.updated.CS2",
+            "gtt.142033.case.updated.CS3",
+            "gtt.142033.case.updated.CS4",
+            "gtt.142033.case.updated.CS5",
+        ]
+    );
 }
 
 #[tokio::test]
@@ -92,6 +144,125 @@ async fn names_too_long_for_a_subject_are_dead_letters_and_nats_stays_connected(
         assert!(Instant::now() < deadline, "state of the longest name kept");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn updates_differing_only_in_digits_beyond_f64_are_distinct_events() {
+    let app = TestApp::spawn().await;
+    let body =
+        |n: &str| format!(r#"{{"kind":"case","name":"CS1","spec":{{"state":"Open","n":{n}}}}}"#);
+    let numbers = [
+        "123456789012345678901234567890",
+        "123456789012345678901234567891",
+        "0.1",
+        "0.1000000000000000055511151231257827",
+        "18446744073709551616",
+        "18446744073709551617",
+    ];
+    let mut ids = Vec::new();
+    for n in numbers {
+        let (status, answer) = json(app.post("update", body(n)).await).await;
+        assert_eq!(status, 202);
+        assert_eq!(answer["duplicate"], false, "{n}");
+        ids.push(answer["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(app.stored().await.len(), numbers.len());
+    // The same update again, keys reordered and spaced, is the same event.
+    let again = format!(
+        r#"{{ "spec" : {{ "n" : {}, "state" : "Open" }}, "name" : "CS1", "kind" : "case" }}"#,
+        numbers[0]
+    );
+    let (status, answer) = json(app.post("update", again).await).await;
+    assert_eq!((status, &answer["duplicate"]), (202, &json!(true)));
+    assert_eq!(answer["id"], ids[0]);
+}
+
+/// What the GTT stand-in was asked: (namespace, `updated_since`) of every list call.
+type Listed = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A stand-in for GTT that lists the same raw cases on every call.
+async fn raw_gtt(items: String) -> (String, Listed) {
+    use axum::extract::{Path, Query, State};
+    use axum::routing::{get, post};
+
+    let listed: Listed = Arc::default();
+    let list = get(
+        |State((listed, items)): State<(Listed, Arc<String>)>,
+         Path(ns): Path<String>,
+         Query(query): Query<std::collections::HashMap<String, String>>| async move {
+            let since = query.get("updated_since").cloned().unwrap_or_default();
+            listed.lock().unwrap().push((ns, since));
+            (
+                [("content-type", "application/json")],
+                format!(r#"{{"items":[{items}]}}"#),
+            )
+        },
+    );
+    let token = post(|| async {
+        axum::Json(json!({"access_token": "t", "token_type": "Bearer", "expires_in": 300}))
+    });
+    let router = axum::Router::new()
+        .route("/token", token)
+        .route("/apis/v1alpha/namespaces/{ns}/case", list)
+        .with_state((Arc::clone(&listed), Arc::new(items)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, listed)
+}
+
+/// Wait until the stand-in was asked `calls` times for namespace 142033; their `updated_since`.
+async fn polls_of_ns(listed: &Listed, calls: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let since: Vec<String> = listed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(ns, _)| ns == NS)
+            .map(|(_, since)| since.clone())
+            .collect();
+        if since.len() >= calls {
+            return since;
+        }
+        assert!(Instant::now() < deadline, "the poller listed cases");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_poller_keeps_raw_numbers() {
+    let changed = gtt_time(-60);
+    let item = |spaced: bool| {
+        let (sp, nl) = if spaced { (" ", "\n  ") } else { ("", "") };
+        format!(
+            r#"{{{nl}"kind":{sp}"case",{nl}"name":{sp}"CS1",{nl}"spec":{sp}{{"state":"Open","n":{sp}123456789012345678901234567890,"f":0.1000000000000000055511151231257827,"opened_at":"{changed}","updated_at":"{changed}"}}}}"#
+        )
+    };
+    let (gtt_url, listed) = raw_gtt(item(false)).await;
+    let extra = format!(
+        "[gtt]\napi_url = \"{gtt_url}\"\nauth_url = \"{gtt_url}/token\"\n\
+         client_id = \"c\"\nclient_secret = \"s\"\n\
+         [reconcile]\nenabled = true\ninterval = \"300ms\"\n[registrar]\nenabled = false\n"
+    );
+    let app = TestApp::spawn_with(&extra).await;
+    // The same change as a webhook delivers it: another layout, the same digits.
+    let (status, answer) = json(app.post("create", item(true)).await).await;
+    assert_eq!(status, 202, "{answer}");
+    polls_of_ns(&listed, 3).await;
+    let stored = app.stored().await;
+    let on = |subject: &str| {
+        stored
+            .iter()
+            .filter(|m| m.subject.as_str() == subject)
+            .collect::<Vec<_>>()
+    };
+    let cs1 = on("gtt.142033.case.created.CS1");
+    assert_eq!(cs1.len(), 1, "webhook and poll give one id");
+    assert_eq!(
+        cs1[0].headers.get("Nats-Msg-Id").map(|v| v.as_str()),
+        answer["id"].as_str()
+    );
 }
 
 #[test]
