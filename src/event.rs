@@ -12,7 +12,7 @@ pub mod id;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -27,6 +27,9 @@ pub const ENVELOPE_KEYS: [&str; 4] = ["data", "object", "resource", "payload"];
 const ACTION_KEYS: [&str; 4] = ["action", "event", "event_type", "type"];
 /// API version assumed when a resource does not state its own.
 const DEFAULT_VERSION: &str = "v1alpha";
+/// How far ahead of the receive time an upstream change time is still believed (see
+/// [`believable`]).
+pub const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// How the gateway learned of a change (CloudEvents extension `gttorigin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -173,6 +176,8 @@ pub struct Prepared<'a> {
     pub name: String,
     /// Normalized case data (case kind only).
     pub case: Option<CaseData>,
+    /// The case's upstream change time as believed (see [`believable`]); orders its states.
+    pub change_time: Option<DateTime<Utc>>,
     source: String,
     type_: String,
     time: String,
@@ -291,9 +296,11 @@ pub fn prepare<'a>(
     let hashed = members.get("spec").copied().unwrap_or(located.raw);
     let id =
         event_id(ctx.namespace, &kind, &name, hashed).map_err(|_| DeadLetterReason::NotJson)?;
-    let time = case
+    let change_time = case
         .as_ref()
         .and_then(CaseData::change_time)
+        .map(|t| believable(t, ctx.received_at).unwrap_or(ctx.received_at));
+    let time = change_time
         .unwrap_or(ctx.received_at)
         .to_rfc3339_opts(SecondsFormat::AutoSi, true);
     Ok(Prepared {
@@ -311,11 +318,20 @@ pub fn prepare<'a>(
         kind,
         name,
         case,
+        change_time,
         time,
         namespace: ctx.namespace,
         origin: ctx.origin,
         raw: located.raw,
     })
+}
+
+/// `Some(time)` when `time` is at most [`MAX_FUTURE_SKEW`] ahead of `now`, else `None`: a change
+/// time further ahead is not believed (it would win every later comparison), and the receive
+/// time stands in for it.
+pub fn believable(time: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let limit = now.checked_add_signed(MAX_FUTURE_SKEW).unwrap_or(now);
+    (time <= limit).then_some(time)
 }
 
 /// The dead letter for a body that [`build_event`] refused.

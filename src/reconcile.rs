@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReconcileSettings, Settings};
-use crate::event::{EventContext, Origin};
+use crate::event::{EventContext, Origin, believable};
 use crate::gtt::GttClient;
 use crate::ingest::{self, Ingested};
 use crate::metrics::Metrics;
@@ -179,7 +179,12 @@ impl Reconciler {
     pub async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
         let tickets = self.publisher.tickets();
         let poll_started = Utc::now();
-        let watermark = match tickets.watermark(namespace).await? {
+        // A watermark too far ahead to be believed would hide every later change: start over.
+        let watermark = match tickets
+            .watermark(namespace)
+            .await?
+            .and_then(|at| believable(at, poll_started))
+        {
             Some(at) => at,
             None => poll_started - to_chrono(self.settings.lookback),
         };
@@ -213,7 +218,9 @@ impl Reconciler {
             for item in &page.items {
                 report.seen += 1;
                 let parsed: Value = serde_json::from_str(item.get()).unwrap_or_default();
-                if let Some(at) = updated_at(&parsed, self.ingest.zone) {
+                if let Some(at) = updated_at(&parsed, self.ingest.zone)
+                    .and_then(|at| believable(at, poll_started))
+                {
                     newest = newest.max(at);
                 }
                 let stored = self.store(namespace, item, poll_action(&parsed)).await?;

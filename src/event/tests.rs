@@ -160,6 +160,44 @@ fn receive_time_when_no_upstream_time() {
 }
 
 #[test]
+fn change_times_far_ahead_of_the_clock_are_not_believed() {
+    let at = |updated_at: &str| {
+        let body =
+            format!(r#"{{"name":"CS9","spec":{{"state":"Open","updated_at":"{updated_at}"}}}}"#);
+        let p = prepare(&ctx(), body.as_bytes()).unwrap();
+        let time = p.change_time.map(|t| t.to_rfc3339());
+        (time, parse(&p.into_event(None))["time"].clone())
+    };
+    // Within the skew: believed.
+    assert_eq!(
+        at("2026-01-02 03:09:05"),
+        (
+            Some("2026-01-02T03:09:05+00:00".into()),
+            "2026-01-02T03:09:05Z".into()
+        )
+    );
+    // Beyond it: the receive time stands in, for ordering and as `time`.
+    for future in ["2026-01-02 03:09:06", "9999-12-31 23:59:59"] {
+        assert_eq!(
+            at(future),
+            (
+                Some("2026-01-02T03:04:05+00:00".into()),
+                "2026-01-02T03:04:05Z".into()
+            ),
+            "{future}"
+        );
+    }
+    let now = ctx().received_at;
+    assert_eq!(believable(now, now), Some(now));
+    assert_eq!(believable(DateTime::<Utc>::MAX_UTC, now), None);
+    assert_eq!(
+        believable(now, DateTime::<Utc>::MAX_UTC),
+        Some(now),
+        "no overflow"
+    );
+}
+
+#[test]
 fn source_is_a_valid_uri_whatever_the_version() {
     let source = |version: &str| {
         let body = serde_json::json!({"version": version, "name": "CS1", "spec": {}}).to_string();

@@ -1,6 +1,6 @@
 //! Hostile and careless input through the real router and a real NATS server: routes a token
-//! does not authorize, names too long for a subject, ids that must not collide, and the poller
-//! seeing the same change as a webhook.
+//! does not authorize, names too long for a subject, ids that must not collide, change times far
+//! in the future, and the poller seeing the same change as a webhook.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -177,6 +177,68 @@ async fn updates_differing_only_in_digits_beyond_f64_are_distinct_events() {
     assert_eq!(answer["id"], ids[0]);
 }
 
+#[tokio::test]
+async fn a_change_time_far_in_the_future_does_not_freeze_the_ticket() {
+    let app = TestApp::spawn().await;
+    let body = |name: &str, state: &str, updated_at: &str| {
+        json!({"kind": "case", "name": name, "spec": {
+            "state": state, "opened_at": "2025-03-04 10:20:30", "updated_at": updated_at}})
+        .to_string()
+    };
+    let event = |msg: &async_nats::jetstream::message::StreamMessage| -> Value {
+        serde_json::from_slice(&msg.payload).unwrap()
+    };
+    let received = chrono::Utc::now();
+    assert_eq!(
+        app.post("update", body("CS1", "Open", "9999-12-31 23:59:59"))
+            .await
+            .status(),
+        202
+    );
+    let first = event(&app.stored().await[0]);
+    let time: chrono::DateTime<chrono::Utc> = first["time"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (time - received).num_seconds().abs() < 60,
+        "receive time stands in: {time}"
+    );
+    assert_eq!(first["data"]["updated_at"], "9999-12-31T23:59:59Z");
+    // It is ordered by its receive time: a change made after that is newer.
+    assert_eq!(
+        app.post("update", body("CS1", "Resolved", &gtt_time(2)))
+            .await
+            .status(),
+        202
+    );
+    let second = event(&app.stored().await[1]);
+    assert_eq!(second["gttstatechanged"], true, "{second}");
+
+    // A far-future time already in the bucket (an older gateway stored it) does not win either.
+    let bucket = app.js.get_key_value("GTT_STATE").await.unwrap();
+    let held = json!({"event_id": "0", "time": "9999-12-31T23:59:59Z", "data": {"state": "open"}});
+    bucket
+        .put("case.142033.CS2", held.to_string().into())
+        .await
+        .unwrap();
+    assert_eq!(
+        app.post("update", body("CS2", "Closed", &gtt_time(-5)))
+            .await
+            .status(),
+        202
+    );
+    let third = event(&app.stored().await[2]);
+    assert_eq!(third["gttstatechanged"], true, "{third}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let record: Value =
+            serde_json::from_slice(&bucket.get("case.142033.CS2").await.unwrap().unwrap()).unwrap();
+        if record["data"]["state"] == "closed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "newer state stored: {record}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// What the GTT stand-in was asked: (namespace, `updated_since`) of every list call.
 type Listed = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -231,7 +293,7 @@ async fn polls_of_ns(listed: &Listed, calls: usize) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_poller_keeps_raw_numbers() {
+async fn the_poller_keeps_raw_numbers_and_ignores_far_future_watermarks() {
     let changed = gtt_time(-60);
     let item = |spaced: bool| {
         let (sp, nl) = if spaced { (" ", "\n  ") } else { ("", "") };
@@ -239,13 +301,16 @@ async fn the_poller_keeps_raw_numbers() {
             r#"{{{nl}"kind":{sp}"case",{nl}"name":{sp}"CS1",{nl}"spec":{sp}{{"state":"Open","n":{sp}123456789012345678901234567890,"f":0.1000000000000000055511151231257827,"opened_at":"{changed}","updated_at":"{changed}"}}}}"#
         )
     };
-    let (gtt_url, listed) = raw_gtt(item(false)).await;
+    let future = r#"{"kind":"case","name":"CS2","spec":{"state":"Open","opened_at":"9999-12-31 23:59:59","updated_at":"9999-12-31 23:59:59"}}"#;
+    let (gtt_url, listed) = raw_gtt(format!("{},{future}", item(false))).await;
     let extra = format!(
         "[gtt]\napi_url = \"{gtt_url}\"\nauth_url = \"{gtt_url}/token\"\n\
          client_id = \"c\"\nclient_secret = \"s\"\n\
          [reconcile]\nenabled = true\ninterval = \"300ms\"\n[registrar]\nenabled = false\n"
     );
-    let app = TestApp::spawn_with(&extra).await;
+    let nats = NatsServer::start();
+    let settings = test_settings(&nats.url(), &extra);
+    let app = TestApp::spawn_on(nats, settings.clone()).await;
     // The same change as a webhook delivers it: another layout, the same digits.
     let (status, answer) = json(app.post("create", item(true)).await).await;
     assert_eq!(status, 202, "{answer}");
@@ -262,6 +327,32 @@ async fn the_poller_keeps_raw_numbers() {
     assert_eq!(
         cs1[0].headers.get("Nats-Msg-Id").map(|v| v.as_str()),
         answer["id"].as_str()
+    );
+    assert_eq!(on("gtt.142033.case.created.CS2").len(), 1);
+    // The far-future `updated_at` did not become the watermark.
+    let bucket = app.js.get_key_value("GTT_STATE").await.unwrap();
+    let key = format!("watermark.{NS}");
+    let watermark = bucket.get(key.as_str()).await.unwrap().unwrap();
+    assert!(
+        watermark.as_ref() < b"9000".as_slice(),
+        "{}",
+        String::from_utf8_lossy(&watermark)
+    );
+
+    // A far-future watermark already stored (by an older version) is dropped, not obeyed.
+    app.shutdown.cancel();
+    let TestApp { nats, task, .. } = app;
+    task.await.unwrap().unwrap();
+    bucket
+        .put(key.as_str(), "9999-12-31T23:59:59+00:00".into())
+        .await
+        .unwrap();
+    listed.lock().unwrap().clear();
+    let _app = TestApp::spawn_on(nats, settings).await;
+    let since = polls_of_ns(&listed, 2).await;
+    assert!(
+        since.iter().all(|s| s.as_str() < "9000"),
+        "updated_since: {since:?}"
     );
 }
 
