@@ -432,4 +432,6 @@ fn label_names_route(label: &str, kind: &str, action: &str) -> bool {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
