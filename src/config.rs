@@ -15,6 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use crate::webhook::token::{MAX_SEGMENT_BYTES, is_route_byte};
+
 /// Prefix of every environment override, e.g. `GTT_GATEWAY_NATS__URL`.
 pub const ENV_PREFIX: &str = "GTT_GATEWAY_";
 /// Environment variable naming the config file when `--config` is not given.
@@ -587,9 +589,7 @@ impl Settings {
         }
         check_http_url("gtt.api_url", &self.gtt.api_url)?;
         check_http_url("gtt.auth_url", &self.gtt.auth_url)?;
-        check_token("nats.stream", &self.nats.stream, |c| {
-            c.is_ascii_alphanumeric() || c == '_' || c == '-'
-        })?;
+        check_token("nats.stream", &self.nats.stream, is_route_char)?;
         check_token("nats.subject_prefix", &self.nats.subject_prefix, |c| {
             c.is_ascii_graphic() && !matches!(c, '.' | '*' | '>')
         })?;
@@ -624,9 +624,7 @@ impl Settings {
         let mut seen = std::collections::HashSet::new();
         for (i, ns) in self.namespaces.iter().enumerate() {
             let key = format!("namespaces[{i}]");
-            if ns.name().trim().is_empty() {
-                return Err(ConfigError::new(key, "namespace name must not be empty"));
-            }
+            check_token(&key, ns.name(), is_route_char)?;
             if !seen.insert(ns.name()) {
                 return Err(ConfigError::new(key, "namespace listed twice"));
             }
@@ -647,9 +645,7 @@ impl Settings {
                 ("version", &sub.version),
                 ("action", &sub.action),
             ] {
-                check_token(&format!("subscriptions[{i}].{field}"), value, |c| {
-                    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-                })?;
+                check_token(&format!("subscriptions[{i}].{field}"), value, is_route_char)?;
             }
         }
         check_token("registrar.name_prefix", &self.registrar.name_prefix, |c| {
@@ -685,9 +681,7 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        check_token("nats.state_bucket", &self.nats.state_bucket, |c| {
-            c.is_ascii_alphanumeric() || c == '_' || c == '-'
-        })?;
+        check_token("nats.state_bucket", &self.nats.state_bucket, is_route_char)?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::new("log.level", e.to_string()))?;
         Ok(())
@@ -762,14 +756,22 @@ fn check_http_url(key: &str, url: &Url) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A name that becomes a path segment, subject token or key token: 1 to 64 bytes of `allowed`.
 fn check_token(key: &str, value: &str, allowed: impl Fn(char) -> bool) -> Result<(), ConfigError> {
-    if value.is_empty() || !value.chars().all(allowed) {
+    if value.is_empty() || value.len() > MAX_SEGMENT_BYTES || !value.chars().all(allowed) {
         return Err(ConfigError::new(
             key,
-            format!("{value:?} is not a valid name here (letters, digits, '-' or '_')"),
+            format!(
+                "{value:?} is not a valid name here (1-{MAX_SEGMENT_BYTES} letters, digits, '-' or '_')"
+            ),
         ));
     }
     Ok(())
+}
+
+/// A character of a callback route segment (see [`is_route_segment`](crate::webhook::token::is_route_segment)).
+fn is_route_char(c: char) -> bool {
+    u8::try_from(c).is_ok_and(is_route_byte)
 }
 
 #[cfg(test)]
@@ -906,6 +908,56 @@ mod tests {
         assert_eq!(s.nats.state_max_bytes, ByteSize::mib(1));
         let e = Settings::from_toml(&format!("{MINIMAL}\n[nats]\nmax_bytes = \"lots\"\n"));
         assert_eq!(e.unwrap_err().key, "nats.max_bytes");
+    }
+
+    #[test]
+    fn route_segments_and_subject_tokens_are_checked() {
+        const SECRET: &str = "[callbacks]\nsecret = \"0123456789abcdef0123456789abcdef\"\n";
+        let long = "x".repeat(65);
+        let sub = |field: &str, value: &str| {
+            let mut fields = [
+                ("kind", "case"),
+                ("version", "v1alpha"),
+                ("action", "create"),
+            ];
+            fields.iter_mut().find(|f| f.0 == field).unwrap().1 = value;
+            let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+            format!("{SECRET}[[subscriptions]]\n{}\n", fields.join("\n"))
+        };
+        let cases = [
+            (
+                format!("namespaces = [\"1\", \"a b\"]\n{SECRET}"),
+                "namespaces[1]",
+            ),
+            (format!("namespaces = [\"a:b\"]\n{SECRET}"), "namespaces[0]"),
+            (format!("namespaces = [\"\"]\n{SECRET}"), "namespaces[0]"),
+            (
+                format!("namespaces = [{long:?}]\n{SECRET}"),
+                "namespaces[0]",
+            ),
+            (
+                format!("namespaces = [{{ name = \"é\" }}]\n{SECRET}"),
+                "namespaces[0]",
+            ),
+            (sub("kind", &long), "subscriptions[0].kind"),
+            (sub("action", "up:date"), "subscriptions[0].action"),
+            (
+                format!("{SECRET}[nats]\nsubject_prefix = {long:?}\n"),
+                "nats.subject_prefix",
+            ),
+            (
+                format!("{SECRET}[nats]\nstate_bucket = {long:?}\n"),
+                "nats.state_bucket",
+            ),
+        ];
+        for (text, key) in cases {
+            assert_eq!(err_key(&text), key, "{text}");
+        }
+        let ok = format!(
+            "namespaces = [\"142033\", \"a-b_C\", \"{}\"]\n{SECRET}",
+            "x".repeat(64)
+        );
+        Settings::from_toml(&ok).unwrap();
     }
 
     #[test]

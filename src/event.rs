@@ -3,18 +3,23 @@
 //!
 //! Pure functions, no I/O: the webhook handler and the poller both call [`build_event`], so the
 //! same change seen by both gets the same id and JetStream stores it once.
+//!
+//! The callback's route (its namespace, kind and action, which its token authorizes) is the only
+//! source of the subject's parts: a body that names another one is a dead letter.
+
+pub mod id;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 use crate::normalize::{CaseData, NormalizeError, normalize_case};
-use crate::publish::subjects::{deadletter_subject, event_subject, past_tense};
+use crate::publish::subjects::{deadletter_subject, escape_token, event_subject, past_tense};
+use id::{dead_letter_id, event_id};
 
 /// Keys under which a sender may wrap the resource instead of sending it bare.
 pub const ENVELOPE_KEYS: [&str; 4] = ["data", "object", "resource", "payload"];
@@ -22,6 +27,9 @@ pub const ENVELOPE_KEYS: [&str; 4] = ["data", "object", "resource", "payload"];
 const ACTION_KEYS: [&str; 4] = ["action", "event", "event_type", "type"];
 /// API version assumed when a resource does not state its own.
 const DEFAULT_VERSION: &str = "v1alpha";
+/// How far ahead of the receive time an upstream change time is still believed (see
+/// [`believable`]).
+pub const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// How the gateway learned of a change (CloudEvents extension `gttorigin`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,9 +43,11 @@ pub enum Origin {
 #[derive(Debug, Clone, Copy)]
 pub struct EventContext<'a> {
     pub namespace: &'a str,
-    /// Kind from the callback path (used when the body does not say).
+    /// Kind from the callback path: the event's kind (compared case-insensitively, published in
+    /// lower case).
     pub kind: &'a str,
-    /// Action from the callback path (used when the body does not say).
+    /// Action from the callback path: the event's action (GTT's verb or past tense; published
+    /// in lower-case past tense).
     pub action: &'a str,
     pub origin: Origin,
     /// `gtt.api_url`, the base of `source`.
@@ -60,7 +70,7 @@ pub struct Event {
 /// A body that was authenticated but could not be turned into an event.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
-    /// `hex(SHA-256(namespace | raw body))`.
+    /// See [`id::dead_letter_id`].
     pub id: String,
     pub subject: String,
     pub reason: DeadLetterReason,
@@ -76,6 +86,11 @@ pub enum DeadLetterReason {
     NamespaceMismatch,
     /// Even without its `raw` copy the event exceeds NATS's `max_payload`: the body is kept.
     TooLarge,
+    /// The body names another kind or action than the route its token authorizes.
+    RouteMismatch,
+    /// The escaped name does not fit a subject or key (see
+    /// [`crate::publish::subjects::MAX_NAME_TOKEN_BYTES`]).
+    NameTooLong,
 }
 
 impl DeadLetterReason {
@@ -87,6 +102,8 @@ impl DeadLetterReason {
             DeadLetterReason::MissingName => "missing_name",
             DeadLetterReason::NamespaceMismatch => "namespace_mismatch",
             DeadLetterReason::TooLarge => "too_large",
+            DeadLetterReason::RouteMismatch => "route_mismatch",
+            DeadLetterReason::NameTooLong => "name_too_long",
         }
     }
 }
@@ -165,6 +182,8 @@ pub struct Prepared<'a> {
     pub name: String,
     /// Normalized case data (case kind only).
     pub case: Option<CaseData>,
+    /// The case's upstream change time as believed (see [`believable`]); orders its states.
+    pub change_time: Option<DateTime<Utc>>,
     source: String,
     type_: String,
     time: String,
@@ -259,54 +278,68 @@ pub fn prepare<'a>(
     {
         return Err(DeadLetterReason::NamespaceMismatch);
     }
-    let kind = fields
+    let kind = ctx.kind.to_ascii_lowercase();
+    let action = past_tense(&ctx.action.to_ascii_lowercase()).to_string();
+    let body_kind = fields
         .get("kind")
         .and_then(Value::as_str)
         .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_else(|| ctx.kind.to_string());
-    let action = located.action.unwrap_or_else(|| ctx.action.to_string());
-    let action = past_tense(&action);
+        .filter(|k| !k.is_empty());
+    if body_kind.is_some_and(|k| !k.eq_ignore_ascii_case(&kind))
+        || located
+            .action
+            .as_deref()
+            .is_some_and(|label| !label_names_route(label, &kind, &action))
+    {
+        return Err(DeadLetterReason::RouteMismatch);
+    }
     let version = fields
         .get("version")
         .and_then(Value::as_str)
         .filter(|v| !v.is_empty())
         .unwrap_or(DEFAULT_VERSION);
 
+    // Names and the hashed spec are read from the raw text: a number's digits are its identity.
+    let members: BTreeMap<String, &RawValue> =
+        serde_json::from_str(located.raw.get()).map_err(|_| DeadLetterReason::NotAnObject)?;
+    let name = members.get("name").and_then(|raw| raw_scalar_text(raw));
     let (name, case) = if kind == "case" {
         let case = normalize_case(ctx.namespace, resource, ctx.zone)?;
-        let name = fields
-            .get("name")
-            .and_then(scalar_text)
+        let name = name
             .or_else(|| case.number.clone())
             .ok_or(DeadLetterReason::MissingName)?;
         (name, Some(case))
     } else {
-        let name = fields
-            .get("name")
-            .and_then(scalar_text)
-            .ok_or(DeadLetterReason::MissingName)?;
-        (name, None)
+        (name.ok_or(DeadLetterReason::MissingName)?, None)
     };
-    let hashed = fields.get("spec").unwrap_or(resource);
-    let time = case
+    let subject = event_subject(ctx.subject_prefix, ctx.namespace, &kind, &action, &name)
+        .ok_or(DeadLetterReason::NameTooLong)?;
+    let hashed = members.get("spec").copied().unwrap_or(located.raw);
+    let id =
+        event_id(ctx.namespace, &kind, &name, hashed).map_err(|_| DeadLetterReason::NotJson)?;
+    let change_time = case
         .as_ref()
         .and_then(CaseData::change_time)
+        .map(|t| believable(t, ctx.received_at).unwrap_or(ctx.received_at));
+    let time = change_time
         .unwrap_or(ctx.received_at)
         .to_rfc3339_opts(SecondsFormat::AutoSi, true);
     Ok(Prepared {
-        id: event_id(ctx.namespace, &kind, &name, hashed),
-        subject: event_subject(ctx.subject_prefix, ctx.namespace, &kind, action, &name),
+        id,
+        subject,
+        // Every part escaped (percent-encoding), so `source` is a valid URI whatever the body says.
         source: format!(
-            "{}/apis/{version}/namespaces/{}/{kind}",
+            "{}/apis/{}/namespaces/{}/{}",
             ctx.api_url.trim_end_matches('/'),
-            ctx.namespace
+            escape_token(version),
+            escape_token(ctx.namespace),
+            escape_token(&kind)
         ),
         type_: format!("net.gtt.{kind}.{action}"),
         kind,
         name,
         case,
+        change_time,
         time,
         namespace: ctx.namespace,
         origin: ctx.origin,
@@ -314,68 +347,21 @@ pub fn prepare<'a>(
     })
 }
 
+/// `Some(time)` when `time` is at most [`MAX_FUTURE_SKEW`] ahead of `now`, else `None`: a change
+/// time further ahead is not believed (it would win every later comparison), and the receive
+/// time stands in for it.
+pub fn believable(time: DateTime<Utc>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let limit = now.checked_add_signed(MAX_FUTURE_SKEW).unwrap_or(now);
+    (time <= limit).then_some(time)
+}
+
 /// The dead letter for a body that [`build_event`] refused.
 pub fn dead_letter(ctx: &EventContext<'_>, body: &[u8], reason: DeadLetterReason) -> DeadLetter {
-    let mut hash = Sha256::new();
-    hash.update(ctx.namespace.as_bytes());
-    hash.update(b"|");
-    hash.update(body);
     DeadLetter {
-        id: hex::encode(hash.finalize()),
+        id: dead_letter_id(ctx.namespace, ctx.kind, ctx.action, body),
         subject: deadletter_subject(ctx.subject_prefix, ctx.namespace),
         reason,
     }
-}
-
-/// `hex(SHA-256(namespace | kind | name | canonical JSON of spec))`.
-pub fn event_id(namespace: &str, kind: &str, name: &str, spec: &Value) -> String {
-    let mut hash = Sha256::new();
-    for part in [namespace, kind, name] {
-        hash.update(part.as_bytes());
-        hash.update(b"|");
-    }
-    let mut canonical = Vec::with_capacity(512);
-    write_canonical(&mut canonical, spec);
-    hash.update(&canonical);
-    hex::encode(hash.finalize())
-}
-
-/// Canonical JSON: object keys sorted by their UTF-8 bytes, no insignificant whitespace,
-/// strings escaped as serde_json does, numbers as parsed.
-pub fn write_canonical(out: &mut Vec<u8>, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(out, key);
-                out.push(b':');
-                write_canonical(out, value);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(out, item);
-            }
-            out.push(b']');
-        }
-        Value::String(s) => write_string(out, s),
-        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
-    }
-}
-
-fn write_string(out: &mut Vec<u8>, s: &str) {
-    // Writing a str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// A string, or a number's text, trimmed and non-empty.
@@ -387,12 +373,26 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
+/// As [`scalar_text`], with a number's text exactly as received.
+fn raw_scalar_text(raw: &RawValue) -> Option<String> {
+    let text = raw.get();
+    if text.starts_with('"') {
+        let s: String = serde_json::from_str(text).ok()?;
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_string())
+    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        Some(text.to_string())
+    } else {
+        None
+    }
+}
+
 /// The resource inside a body, bare or under one of [`ENVELOPE_KEYS`].
 struct Located<'a> {
     raw: &'a RawValue,
     /// The resource, parsed.
     resource: Value,
-    /// Action named by a wrapper, in GTT's verb or past-tense form.
+    /// The action label of a wrapper (`update`, `case.updated`, ...), if it has one.
     action: Option<String>,
 }
 
@@ -421,16 +421,16 @@ fn locate_resource(body: &[u8]) -> Result<Located<'_>, DeadLetterReason> {
         .find(|key| top.get(**key).is_some_and(Value::is_object))
         .expect("checked above");
     let resource = top.remove(*key).unwrap_or_default();
-    let action = ACTION_KEYS
-        .iter()
-        .find_map(|k| top.get(*k).and_then(Value::as_str))
-        .and_then(action_from_label);
     let shallow: BTreeMap<String, &RawValue> =
         serde_json::from_str(whole.get()).map_err(|_| DeadLetterReason::NotJson)?;
     let raw = shallow
         .get(*key)
         .copied()
         .ok_or(DeadLetterReason::NotJson)?;
+    let action = ACTION_KEYS
+        .iter()
+        .find_map(|k| top.get(*k).and_then(Value::as_str))
+        .map(str::to_string);
     Ok(Located {
         raw,
         resource,
@@ -438,206 +438,21 @@ fn locate_resource(body: &[u8]) -> Result<Located<'_>, DeadLetterReason> {
     })
 }
 
-/// `update`, `Updated`, `case.updated`, `net.gtt.case.updated` -> `update`/`updated` (last token,
-/// lower-case); empty -> None.
-fn action_from_label(label: &str) -> Option<String> {
-    let last = label.rsplit(['.', ':', '/']).next()?.trim();
-    (!last.is_empty()).then(|| last.to_ascii_lowercase())
+/// Whether a wrapper's action label names the route (`kind`, and `action` in lower-case past
+/// tense): its last token (after `.`, `:` or `/`) is the action, in GTT's verb or past tense,
+/// and the token before it, if any, is the kind; case-insensitive. `update`, `Updated`,
+/// `case.updated`, `net.gtt.case.updated` and `case:update` all name `case`/`updated`. An empty
+/// label names nothing.
+fn label_names_route(label: &str, kind: &str, action: &str) -> bool {
+    let mut tokens = label.trim().rsplit(['.', ':', '/']).map(str::trim);
+    let Some(last) = tokens.next().filter(|t| !t.is_empty()) else {
+        return true;
+    };
+    past_tense(&last.to_ascii_lowercase()) == action
+        && tokens.next().is_none_or(|k| k.eq_ignore_ascii_case(kind))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn ctx() -> EventContext<'static> {
-        EventContext {
-            namespace: "142033",
-            kind: "case",
-            action: "update",
-            origin: Origin::Webhook,
-            api_url: "https://test.api.gtt.services/",
-            subject_prefix: "gtt",
-            zone: chrono_tz::UTC,
-            received_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-                .unwrap()
-                .with_timezone(&Utc),
-        }
-    }
-
-    const CASE: &str = r#"{"kind":"case","version":"v1alpha","namespace":"142033","name":"CS0074187",
-        "spec":{"case_id":"0123456789abcdef0123456789abcdef","state":"Open","priority":"1 - Critical",
-        "case_type":"Incident","category":"Secure Network","short_description":"Link down",
-        "opened_at":"2025-03-04 10:20:30"}}"#;
-
-    fn parse(e: &Event) -> Value {
-        serde_json::from_slice(&e.payload).unwrap()
-    }
-
-    #[test]
-    fn bare_case_becomes_cloudevent() {
-        let e = build_event(&ctx(), CASE.as_bytes()).unwrap();
-        assert_eq!(e.subject, "gtt.142033.case.updated.CS0074187");
-        let v = parse(&e);
-        assert_eq!(v["specversion"], "1.0");
-        assert_eq!(v["id"], e.id);
-        assert_eq!(v["type"], "net.gtt.case.updated");
-        assert_eq!(
-            v["source"],
-            "https://test.api.gtt.services/apis/v1alpha/namespaces/142033/case"
-        );
-        assert_eq!(v["subject"], "CS0074187");
-        assert_eq!(v["time"], "2025-03-04T10:20:30Z");
-        assert_eq!(v["gttnamespace"], "142033");
-        assert_eq!(v["gttorigin"], "webhook");
-        assert_eq!(v["data"]["state"], "open");
-        assert_eq!(v["data"]["priority"]["level"], 1);
-        assert_eq!(v["data"]["case_type"], "incident");
-        assert_eq!(v["data"]["changes"], Value::Null);
-        assert_eq!(v["data"]["raw"]["spec"]["priority"], "1 - Critical");
-    }
-
-    #[test]
-    fn raw_is_byte_faithful() {
-        let body = br#"{ "kind" : "case", "name":"CS1", "spec": {"z":1.50, "a":"\u00e9", "state":"Open"} }"#;
-        let e = build_event(&ctx(), body).unwrap();
-        let text = String::from_utf8(e.payload).unwrap();
-        assert!(
-            text.contains(r#""raw":{ "kind" : "case", "name":"CS1", "spec": {"z":1.50, "a":"\u00e9", "state":"Open"} }"#),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn wrapped_resource_and_wrapper_action() {
-        for key in ENVELOPE_KEYS {
-            let body = format!(r#"{{"action":"case.created","{key}":{CASE}}}"#);
-            let e = build_event(&ctx(), body.as_bytes()).unwrap();
-            assert_eq!(e.subject, "gtt.142033.case.created.CS0074187", "{key}");
-            let v = parse(&e);
-            assert_eq!(v["type"], "net.gtt.case.created");
-            assert_eq!(v["data"]["raw"]["name"], "CS0074187");
-            // Same change, same id, whether wrapped or bare.
-            assert_eq!(e.id, build_event(&ctx(), CASE.as_bytes()).unwrap().id);
-        }
-    }
-
-    #[test]
-    fn kind_and_action_fall_back_to_path() {
-        let body = r#"{"name":"CS9","spec":{"state":"Resolved"}}"#;
-        let e = build_event(&ctx(), body.as_bytes()).unwrap();
-        assert_eq!(e.subject, "gtt.142033.case.updated.CS9");
-        assert_eq!(parse(&e)["data"]["state"], "resolved");
-    }
-
-    #[test]
-    fn receive_time_when_no_upstream_time() {
-        let body = r#"{"name":"CS9","spec":{"state":"Resolved"}}"#;
-        let v = parse(&build_event(&ctx(), body.as_bytes()).unwrap());
-        assert_eq!(v["time"], "2026-01-02T03:04:05Z");
-    }
-
-    #[test]
-    fn other_kinds_are_published_generically() {
-        let body = r#"{"kind":"site","version":"v1alpha","name":"hq-1","spec":{"friendly":"HQ"}}"#;
-        let e = build_event(&ctx(), body.as_bytes()).unwrap();
-        assert_eq!(e.subject, "gtt.142033.site.updated.hq-1");
-        let v = parse(&e);
-        assert_eq!(v["type"], "net.gtt.site.updated");
-        assert_eq!(v["data"]["name"], "hq-1");
-        assert_eq!(v["data"]["namespace"], "142033");
-        assert_eq!(v["data"]["raw"]["spec"]["friendly"], "HQ");
-        assert!(v["data"].get("state").is_none());
-    }
-
-    #[test]
-    fn id_ignores_key_order_and_whitespace_but_not_content() {
-        let a = json!({"b": 1, "a": {"y": [1, 2], "x": "é"}});
-        let b: Value =
-            serde_json::from_str(r#"{ "a" : { "x" : "\u00e9", "y" : [1,2] }, "b" : 1 }"#).unwrap();
-        assert_eq!(
-            event_id("n", "case", "CS1", &a),
-            event_id("n", "case", "CS1", &b)
-        );
-        let c = json!({"b": 2, "a": {"y": [1, 2], "x": "é"}});
-        assert_ne!(
-            event_id("n", "case", "CS1", &a),
-            event_id("n", "case", "CS1", &c)
-        );
-        assert_ne!(
-            event_id("n", "case", "CS1", &a),
-            event_id("n", "case", "CS2", &a)
-        );
-        assert_ne!(
-            event_id("n", "case", "CS1", &a),
-            event_id("m", "case", "CS1", &a)
-        );
-        let mut out = Vec::new();
-        write_canonical(&mut out, &b);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"{"a":{"x":"é","y":[1,2]},"b":1}"#
-        );
-    }
-
-    #[test]
-    fn id_matches_documented_formula() {
-        let e = build_event(&ctx(), CASE.as_bytes()).unwrap();
-        let v: Value = serde_json::from_str(CASE).unwrap();
-        let mut canonical = Vec::new();
-        write_canonical(&mut canonical, &v["spec"]);
-        let mut h = Sha256::new();
-        h.update(b"142033|case|CS0074187|");
-        h.update(&canonical);
-        assert_eq!(e.id, hex::encode(h.finalize()));
-    }
-
-    #[test]
-    fn same_change_by_poll_has_same_id() {
-        let mut poll = ctx();
-        poll.origin = Origin::Poll;
-        poll.action = "create";
-        let a = build_event(&ctx(), CASE.as_bytes()).unwrap();
-        let b = build_event(&poll, CASE.as_bytes()).unwrap();
-        assert_eq!(a.id, b.id);
-        assert_eq!(parse(&b)["gttorigin"], "poll");
-    }
-
-    #[test]
-    fn dead_letter_reasons() {
-        let cases: [(&[u8], DeadLetterReason); 6] = [
-            (b"not json", DeadLetterReason::NotJson),
-            (b"", DeadLetterReason::NotJson),
-            (b"[1,2]", DeadLetterReason::NotAnObject),
-            (
-                br#"{"kind":"case","name":"CS1"}"#,
-                DeadLetterReason::MissingSpec,
-            ),
-            (
-                br#"{"kind":"case","spec":{"state":"Open"}}"#,
-                DeadLetterReason::MissingName,
-            ),
-            (
-                br#"{"kind":"case","namespace":"999","name":"CS1","spec":{}}"#,
-                DeadLetterReason::NamespaceMismatch,
-            ),
-        ];
-        for (body, reason) in cases {
-            assert_eq!(
-                build_event(&ctx(), body).unwrap_err(),
-                reason,
-                "{:?}",
-                String::from_utf8_lossy(body)
-            );
-        }
-    }
-
-    #[test]
-    fn dead_letter_id_and_subject() {
-        let d = dead_letter(&ctx(), b"garbage", DeadLetterReason::NotJson);
-        assert_eq!(d.subject, "gtt.deadletter.142033");
-        let mut h = Sha256::new();
-        h.update(b"142033|garbage");
-        assert_eq!(d.id, hex::encode(h.finalize()));
-    }
-}
+mod properties;
+#[cfg(test)]
+mod tests;

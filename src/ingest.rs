@@ -45,9 +45,9 @@ pub async fn ingest(
     let changes = match &prepared.case {
         Some(case) => {
             let data = case_state(case);
-            let time = case.change_time();
+            let time = prepared.change_time;
             let previous = tickets.previous(ctx.namespace, &prepared.name).await;
-            match TicketStore::compare(previous.as_ref(), &data, time) {
+            match TicketStore::compare(previous.as_ref(), &data, time, ctx.received_at) {
                 Comparison::First => {
                     remember = Some((data, time));
                     None

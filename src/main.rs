@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use gtt_gateway::config::Settings;
 use gtt_gateway::registrar::{Change, Registrar, redact_url};
 use gtt_gateway::startup::Application;
-use gtt_gateway::webhook::token::TokenKeys;
+use gtt_gateway::webhook::token::{MAX_SEGMENT_BYTES, TokenKeys, is_route_segment};
 
 /// Exit code for configuration errors (sysexits EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
@@ -34,12 +34,12 @@ enum Command {
     Serve,
     /// Print the callback URL (with its capability token) to register at GTT by hand.
     CallbackUrl {
-        #[arg(long)]
+        #[arg(long, value_parser = route_segment)]
         namespace: String,
-        #[arg(long, default_value = "case")]
+        #[arg(long, default_value = "case", value_parser = route_segment)]
         kind: String,
         /// GTT's action verb, e.g. `create` or `update`.
-        #[arg(long)]
+        #[arg(long, value_parser = route_segment)]
         action: String,
     },
     /// Validate the configuration and exit (non-zero, naming the key, when invalid).
@@ -149,6 +149,17 @@ fn main() -> ExitCode {
             unreachable!("handled before loading the config")
         }
         Command::Subscriptions { action } => subscriptions(settings, action),
+    }
+}
+
+/// A namespace, kind or action of a callback route, as the gateway accepts them.
+fn route_segment(value: &str) -> Result<String, String> {
+    if is_route_segment(value) {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "must be 1-{MAX_SEGMENT_BYTES} ASCII letters, digits, '-' or '_'"
+        ))
     }
 }
 

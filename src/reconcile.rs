@@ -10,13 +10,15 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ReconcileSettings, Settings};
-use crate::event::{EventContext, Origin};
+use crate::event::{EventContext, Origin, believable};
 use crate::gtt::GttClient;
 use crate::ingest::{self, Ingested};
 use crate::metrics::Metrics;
@@ -177,7 +179,12 @@ impl Reconciler {
     pub async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
         let tickets = self.publisher.tickets();
         let poll_started = Utc::now();
-        let watermark = match tickets.watermark(namespace).await? {
+        // A watermark too far ahead to be believed would hide every later change: start over.
+        let watermark = match tickets
+            .watermark(namespace)
+            .await?
+            .and_then(|at| believable(at, poll_started))
+        {
             Some(at) => at,
             None => poll_started - to_chrono(self.settings.lookback),
         };
@@ -210,10 +217,13 @@ impl Reconciler {
             report.pages += 1;
             for item in &page.items {
                 report.seen += 1;
-                if let Some(at) = updated_at(item, self.ingest.zone) {
+                let parsed: Value = serde_json::from_str(item.get()).unwrap_or_default();
+                if let Some(at) = updated_at(&parsed, self.ingest.zone)
+                    .and_then(|at| believable(at, poll_started))
+                {
                     newest = newest.max(at);
                 }
-                let stored = self.store(namespace, item).await?;
+                let stored = self.store(namespace, item, poll_action(&parsed)).await?;
                 if !stored.duplicate && stored.dead_letter.is_none() {
                     report.recovered += 1;
                     self.metrics
@@ -233,25 +243,25 @@ impl Reconciler {
         Ok(report)
     }
 
-    async fn store(&self, namespace: &str, item: &Value) -> Result<Ingested, PollError> {
-        let body = serde_json::to_vec(item).unwrap_or_default();
+    /// Store one listed case, its raw text as the body (as a webhook would have sent it).
+    async fn store(
+        &self,
+        namespace: &str,
+        item: &RawValue,
+        action: &str,
+    ) -> Result<Ingested, PollError> {
+        let body = Bytes::copy_from_slice(item.get().as_bytes());
         let ctx = EventContext {
             namespace,
             kind: "case",
-            action: poll_action(item),
+            action,
             origin: Origin::Poll,
             api_url: &self.ingest.api_url,
             subject_prefix: &self.ingest.subject_prefix,
             zone: self.ingest.zone,
             received_at: Utc::now(),
         };
-        Ok(ingest::ingest(
-            &self.publisher,
-            &ctx,
-            body.into(),
-            ingest::Origin::default(),
-        )
-        .await?)
+        Ok(ingest::ingest(&self.publisher, &ctx, body, ingest::Origin::default()).await?)
     }
 }
 

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::FieldChange;
+use crate::event::{FieldChange, believable};
 use crate::normalize::CaseData;
 use crate::publish::subjects::kv_token;
 
@@ -33,6 +33,16 @@ pub struct CaseRecord {
     pub time: Option<DateTime<Utc>>,
     /// Normalized fields (no `raw`, no `changes`).
     pub data: Value,
+}
+
+impl CaseRecord {
+    /// Whether this state is newer than one changed at `time`. A held time too far ahead of
+    /// `now` to be believed (stored before that rule, or with a clock far off) orders nothing,
+    /// so it cannot hold a ticket's state for good.
+    fn is_newer_than(&self, time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        let held = self.time.and_then(|held| believable(held, now));
+        matches!((held, time), (Some(held), Some(new)) if new < held)
+    }
 }
 
 /// Access to the state bucket, with a bounded in-memory cache (of the stored JSON) in front.
@@ -109,18 +119,18 @@ impl TicketStore {
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Compare a new case state with the last known one.
+    /// Compare a new case state (changed at `time`, as believed) with the last known one, at
+    /// `now`.
     pub fn compare(
         previous: Option<&CaseRecord>,
         data: &Value,
         time: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
     ) -> Comparison {
         let Some(previous) = previous else {
             return Comparison::First;
         };
-        if let (Some(old), Some(new)) = (previous.time, time)
-            && new < old
-        {
+        if previous.is_newer_than(time, now) {
             return Comparison::Stale;
         }
         Comparison::Changed(diff(&previous.data, data))
@@ -139,8 +149,7 @@ impl TicketStore {
         let key = Self::case_key(namespace, name);
         let held = self.cache.lock().expect("cache lock").get(&key).cloned();
         if let Some(held) = held.and_then(|b| serde_json::from_slice::<CaseRecord>(&b).ok())
-            && let (Some(old), Some(new)) = (held.time, record.time)
-            && new < old
+            && held.is_newer_than(record.time, Utc::now())
         {
             return;
         }
@@ -329,37 +338,56 @@ mod tests {
         assert!(diff(&new, &new).is_empty());
     }
 
+    fn at(time: &str) -> Option<DateTime<Utc>> {
+        Some(time.parse().unwrap())
+    }
+
     #[test]
     fn comparison_first_changed_and_stale() {
+        let now = at("2025-01-01T12:00:00Z").unwrap();
+        let compare = |prev: &CaseRecord, time: &str| {
+            TicketStore::compare(Some(prev), &json!({"state": "in_progress"}), at(time), now)
+        };
         let data = json!({"state": "open"});
-        assert_eq!(TicketStore::compare(None, &data, None), Comparison::First);
+        assert_eq!(
+            TicketStore::compare(None, &data, None, now),
+            Comparison::First
+        );
         let prev = record(json!({"state": "open"}), "2025-01-01T10:00:00Z");
-        let newer = json!({"state": "in_progress"});
-        match TicketStore::compare(
-            Some(&prev),
-            &newer,
-            Some("2025-01-01T10:05:00Z".parse().unwrap()),
-        ) {
+        match compare(&prev, "2025-01-01T10:05:00Z") {
             Comparison::Changed(c) => assert_eq!(c.len(), 1),
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            TicketStore::compare(
-                Some(&prev),
-                &newer,
-                Some("2025-01-01T09:00:00Z".parse().unwrap())
-            ),
-            Comparison::Stale
-        );
+        assert_eq!(compare(&prev, "2025-01-01T09:00:00Z"), Comparison::Stale);
         // Same second: not stale (GTT timestamps have whole seconds).
         assert!(matches!(
-            TicketStore::compare(
-                Some(&prev),
-                &newer,
-                Some("2025-01-01T10:00:00Z".parse().unwrap())
-            ),
+            compare(&prev, "2025-01-01T10:00:00Z"),
             Comparison::Changed(_)
         ));
+    }
+
+    #[test]
+    fn a_held_time_far_ahead_of_the_clock_orders_nothing() {
+        let now = at("2025-01-01T12:00:00Z").unwrap();
+        let compare = |held: &str| {
+            let prev = record(json!({"state": "open"}), held);
+            TicketStore::compare(
+                Some(&prev),
+                &json!({"state": "resolved"}),
+                at("2025-01-01T11:00:00Z"),
+                now,
+            )
+        };
+        assert!(matches!(
+            compare("9999-12-31T23:59:59Z"),
+            Comparison::Changed(_)
+        ));
+        assert!(matches!(
+            compare("2025-01-01T12:05:01Z"),
+            Comparison::Changed(_)
+        ));
+        // Within the believed skew it still orders.
+        assert_eq!(compare("2025-01-01T12:05:00Z"), Comparison::Stale);
     }
 
     #[tokio::test]
@@ -391,6 +419,25 @@ mod tests {
         assert_eq!(
             store.previous("1", "CS1").await.unwrap().data["state"],
             "closed"
+        );
+        // A held far-future time does not keep newer states out.
+        store
+            .record(
+                "1",
+                "CS2",
+                &record(json!({"state": "open"}), "9999-12-31T23:59:59Z"),
+            )
+            .await;
+        store
+            .record(
+                "1",
+                "CS2",
+                &record(json!({"state": "resolved"}), "2025-01-01T10:06:00Z"),
+            )
+            .await;
+        assert_eq!(
+            store.previous("1", "CS2").await.unwrap().data["state"],
+            "resolved"
         );
     }
 

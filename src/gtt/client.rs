@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::token::{TokenError, TokenSource, transport_error};
@@ -65,12 +66,8 @@ pub struct GttClient {
     metrics: Metrics,
 }
 
-/// One page of cases.
-#[derive(Debug, Clone)]
-pub struct CasePage {
-    pub items: Vec<Value>,
-    pub next: Option<String>,
-}
+/// One page of cases, each exactly as GTT sent it (its numbers' digits are part of its id).
+pub type CasePage = ListPage<Box<RawValue>>;
 
 impl GttClient {
     pub fn new(
@@ -171,6 +168,16 @@ impl GttClient {
             .map_err(|e| GttError::Decode(e.without_url().to_string()))
     }
 
+    async fn list<T: DeserializeOwned>(
+        response: reqwest::Response,
+    ) -> Result<ListPage<T>, GttError> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| GttError::Decode(e.without_url().to_string()))?;
+        ListPage::from_slice(&bytes).map_err(|e| GttError::Decode(e.to_string()))
+    }
+
     /// Every webhook of a namespace (following pages).
     pub async fn list_webhooks(&self, namespace: &str) -> Result<Vec<Webhook>, GttError> {
         let mut all = Vec::new();
@@ -181,10 +188,9 @@ impl GttClient {
                 url.query_pairs_mut().append_pair("continue", c);
             }
             let response = self.send("list_webhooks", Method::GET, url, None).await?;
-            let page: ListPage<Webhook> = Self::json(response).await?;
-            let (items, next) = page.into_parts();
-            all.extend(items);
-            match next {
+            let page: ListPage<Webhook> = Self::list(response).await?;
+            all.extend(page.items);
+            match page.next {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
                 _ => return Ok(all),
             }
@@ -244,9 +250,7 @@ impl GttClient {
             }
         }
         let response = self.send("list_cases", Method::GET, url, None).await?;
-        let page: ListPage<Value> = Self::json(response).await?;
-        let (items, next) = page.into_parts();
-        Ok(CasePage { items, next })
+        Self::list(response).await
     }
 
     pub async fn get_case(&self, namespace: &str, name: &str) -> Result<Value, GttError> {

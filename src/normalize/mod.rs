@@ -52,7 +52,8 @@
 
 use chrono::offset::LocalResult;
 use chrono::{
-    DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc,
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone,
+    Utc,
 };
 use chrono_tz::Tz;
 use serde::{Serialize, Serializer};
@@ -603,9 +604,13 @@ const MILLIS_THRESHOLD: u64 = 100_000_000_000;
 ///   numbers are treated as "not set".
 ///
 /// Local times in `zone` that fall into a DST overlap (ambiguous) resolve to the
-/// earliest instant; local times in a DST gap (non-existent) give `None`. Anything
-/// else gives `None`.
+/// earliest instant; local times in a DST gap (non-existent) give `None`. Times outside
+/// the years 0000-9999 (which RFC 3339 cannot write) and anything else give `None`.
 pub fn parse_timestamp(value: &Value, zone: Tz) -> Option<DateTime<Utc>> {
+    parse_any_timestamp(value, zone).filter(|t| (0..=9999).contains(&t.year()))
+}
+
+fn parse_any_timestamp(value: &Value, zone: Tz) -> Option<DateTime<Utc>> {
     match value {
         Value::Number(n) => {
             if let Some(i) = n.as_u64() {

@@ -605,6 +605,26 @@ fn timestamps() {
         ),
         ("garbage", json!("yesterday"), Tz::UTC, None),
         (
+            "last second of 9999",
+            json!("9999-12-31 23:59:59"),
+            Tz::UTC,
+            Some("9999-12-31T23:59:59Z"),
+        ),
+        (
+            "millis beyond year 9999",
+            json!(8_000_000_000_000_000u64),
+            Tz::UTC,
+            None,
+        ),
+        ("year 10000", json!("+10000-01-01"), Tz::UTC, None),
+        ("year -1", json!("-0001-01-01"), Tz::UTC, None),
+        (
+            "9999 pushed past new year by an offset",
+            json!("9999-12-31T23:00:00-02:00"),
+            Tz::UTC,
+            None,
+        ),
+        (
             "garbage after time",
             json!("2025-03-04 10:20:30 foo"),
             Tz::UTC,

@@ -5,10 +5,20 @@
 //! text (`.`, `*`, `>`, whitespace, `%`, non-ASCII, ...) becomes `%XX` (upper-case hex), as in
 //! URL percent-encoding. An empty part becomes `%`. The mapping is injective, so distinct
 //! names never share a subject, and `CS0074187` or `142033` stay readable.
+//!
+//! Length: NATS refuses (and closes the connection on) a control line over 4 KiB, and every
+//! subject and key-value key is part of one. Namespace, kind and action are route segments of at
+//! most 64 bytes that need no escaping, the prefix and bucket names at most 64 bytes (both checked
+//! when the configuration loads), and the escaped name at most [`MAX_NAME_TOKEN_BYTES`]: the
+//! longest subject or key stays under 600 bytes.
 
 use std::fmt::Write;
 
-/// Escape `part` into a single valid NATS subject token.
+/// Longest escaped resource name, in bytes (256 ASCII letters or digits, 85 bytes of anything
+/// else); a longer name cannot be published (its body is dead-lettered as `name_too_long`).
+pub const MAX_NAME_TOKEN_BYTES: usize = 256;
+
+/// Escape `part` into a single valid NATS subject token (also a valid RFC 3986 path segment).
 pub fn escape_token(part: &str) -> String {
     escape_with(part, '%')
 }
@@ -52,21 +62,24 @@ pub fn past_tense(action: &str) -> &str {
     }
 }
 
-/// Subject of a normalized event.
+/// Subject of a normalized event; `None` when the escaped name is longer than
+/// [`MAX_NAME_TOKEN_BYTES`].
 pub fn event_subject(
     prefix: &str,
     namespace: &str,
     kind: &str,
     action: &str,
     name: &str,
-) -> String {
-    format!(
-        "{prefix}.{}.{}.{}.{}",
-        escape_token(namespace),
-        escape_token(kind),
-        escape_token(past_tense(action)),
-        escape_token(name)
-    )
+) -> Option<String> {
+    let name = escape_token(name);
+    (name.len() <= MAX_NAME_TOKEN_BYTES).then(|| {
+        format!(
+            "{prefix}.{}.{}.{}.{name}",
+            escape_token(namespace),
+            escape_token(kind),
+            escape_token(past_tense(action)),
+        )
+    })
 }
 
 /// Subject of a dead letter.
@@ -142,30 +155,28 @@ mod tests {
 
     #[test]
     fn subjects_follow_the_scheme() {
+        let subject = |action, name| event_subject("x", "7", "case", action, name).unwrap();
         assert_eq!(
-            event_subject("gtt", "142033", "case", "create", "CS0074187"),
+            event_subject("gtt", "142033", "case", "create", "CS0074187").unwrap(),
             "gtt.142033.case.created.CS0074187"
         );
-        assert_eq!(
-            event_subject("gtt", "7", "case", "update", "CS.1"),
-            "gtt.7.case.updated.CS%2E1"
-        );
-        assert_eq!(
-            event_subject("x", "7", "case", "delete", "n"),
-            "x.7.case.deleted.n"
-        );
-        assert_eq!(
-            event_subject("x", "7", "case", "resolve", "n"),
-            "x.7.case.resolve.n"
-        );
-        assert_eq!(
-            event_subject("x", "7", "case", "updated", "n"),
-            "x.7.case.updated.n"
-        );
+        assert_eq!(subject("update", "CS.1"), "x.7.case.updated.CS%2E1");
+        assert_eq!(subject("delete", "n"), "x.7.case.deleted.n");
+        assert_eq!(subject("resolve", "n"), "x.7.case.resolve.n");
+        assert_eq!(subject("updated", "n"), "x.7.case.updated.n");
         assert_eq!(
             deadletter_subject("gtt", "142 033"),
             "gtt.deadletter.142%20033"
         );
         assert_eq!(stream_filter("gtt"), "gtt.>");
+    }
+
+    #[test]
+    fn names_are_bounded_after_escaping() {
+        let subject = |name: &str| event_subject("gtt", "7", "case", "update", name);
+        assert!(subject(&"x".repeat(MAX_NAME_TOKEN_BYTES)).is_some());
+        assert!(subject(&"x".repeat(MAX_NAME_TOKEN_BYTES + 1)).is_none());
+        assert!(subject(&"é".repeat(42)).is_some());
+        assert!(subject(&"é".repeat(43)).is_none());
     }
 }

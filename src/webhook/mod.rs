@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -44,11 +45,26 @@ struct Accepted<'a> {
 
 async fn receive_callback(
     State(state): State<AppState>,
-    Path((namespace, kind, action, token)): Path<(String, String, String, String)>,
+    path: Result<Path<(String, String, String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
+    // A route no token can authorize gets the answer of a bad token; its segments are not logged.
+    let Some((namespace, kind, action, token)) = path.ok().map(|Path(p)| p).filter(|p| {
+        [&p.0, &p.1, &p.2]
+            .into_iter()
+            .all(|s| token::is_route_segment(s))
+    }) else {
+        tracing::warn!(
+            reason = "invalid_route",
+            "Callback refused: not authenticated"
+        );
+        state
+            .metrics
+            .record_callback([UNKNOWN; 3], Outcome::Unauthorized, started.elapsed());
+        return Problem::unauthorized().into_response();
+    };
     // The span continues the caller's trace; its parent must be set before it is entered.
     let span =
         tracing::info_span!("callback", namespace = %namespace, kind = %kind, action = %action);

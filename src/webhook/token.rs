@@ -3,6 +3,10 @@
 //!
 //! Stateless and identical on every replica; checked in constant time against the current secret
 //! and every `callbacks.previous_secrets` entry (rotation without downtime).
+//!
+//! Namespace, kind and action are route segments: 1 to [`MAX_SEGMENT_BYTES`] ASCII letters,
+//! digits, `-` or `_` ([`is_route_segment`]). Without `:` in them, the HMAC input names exactly
+//! one route; they are subject tokens as they are, and short enough for any subject.
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -12,6 +16,19 @@ use url::Url;
 
 /// Path under which GTT calls us: `{HOOK_PATH}/{namespace}/{kind}/{action}/{token}`.
 pub const HOOK_PATH: &str = "/v1/hooks/gtt";
+
+/// Longest route segment (namespace, kind or action), in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 64;
+
+/// Whether `s` may be a namespace, kind or action: `[A-Za-z0-9_-]{1,64}`.
+pub fn is_route_segment(s: &str) -> bool {
+    (1..=MAX_SEGMENT_BYTES).contains(&s.len()) && s.bytes().all(is_route_byte)
+}
+
+/// A byte of a route segment: ASCII letter, digit, `-` or `_`.
+pub fn is_route_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
 
 /// Derives and checks capability tokens.
 #[derive(Clone)]
@@ -156,6 +173,16 @@ mod tests {
                 .starts_with("https://x.example/gw/v1/hooks/gtt/a%20b/"),
             "{url}"
         );
+    }
+
+    #[test]
+    fn route_segments() {
+        for ok in ["142033", "case", "update", "a-b_C9", &"x".repeat(64)] {
+            assert!(is_route_segment(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a:b", "a.b", "a/b", "é", "a%20", &"x".repeat(65)] {
+            assert!(!is_route_segment(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -19,7 +19,17 @@ pub fn event_validator() -> jsonschema::Validator {
     let mut event = doc("schemas/case-event.schema.json");
     assert_eq!(event["properties"]["data"]["$ref"], "case-data.schema.json");
     event["properties"]["data"] = doc("schemas/case-data.schema.json");
-    jsonschema::validator_for(&event).expect("valid schema")
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&event)
+        .expect("valid schema")
+}
+
+fn schema_errors(validator: &jsonschema::Validator, event: &Value) -> Vec<String> {
+    validator
+        .iter_errors(event)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }
 
 #[tokio::test]
@@ -40,10 +50,7 @@ async fn published_case_events_match_the_json_schema() {
     assert_eq!(stored.len(), 5);
     for msg in &stored {
         let event: Value = serde_json::from_slice(&msg.payload).unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&event)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors = schema_errors(&validator, &event);
         assert!(errors.is_empty(), "{}: {errors:?}\n{event:#}", msg.subject);
     }
     // The second event of CS80 carries its changes.
@@ -61,6 +68,53 @@ async fn published_case_events_match_the_json_schema() {
     broken = serde_json::from_slice(&stored[0].payload).unwrap();
     broken["data"].as_object_mut().unwrap().remove("raw");
     assert!(!validator.is_valid(&broken));
+}
+
+#[tokio::test]
+async fn events_from_hostile_values_still_match_the_json_schema() {
+    let app = TestApp::spawn().await;
+    let versions = [
+        "v1 alpha", "../../x", "a/b", "é", "{x}", "a#b?c", "%zz", "a\\b", "<>|^`", "\u{0}\n", "",
+    ];
+    let mut bodies: Vec<String> = versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"kind": "case", "version": v, "name": format!("CS{i}"), "spec": {}}))
+        .map(|body| body.to_string())
+        .collect();
+    for (i, t) in [
+        json!(8_000_000_000_000_000u64),
+        json!("9999-12-31 23:59:59"),
+        json!("+10000-01-01"),
+        json!("-0001-01-01"),
+        json!(1e300),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = json!({"name": format!("T{i}"), "spec": {"opened_at": t, "closed_at": t}});
+        bodies.push(body.to_string());
+    }
+    bodies.push(
+        r#"{"name":"a.b *>\t東京","spec":{"priority":123456789012345678901234567890,"state":"\u0000"}}"#
+            .into(),
+    );
+    for body in &bodies {
+        let (status, answer) = json(app.post("update", body.clone()).await).await;
+        assert_eq!(
+            (status, &answer["dead_lettered"]),
+            (202, &json!(false)),
+            "{body}"
+        );
+    }
+    let validator = event_validator();
+    let stored = app.stored().await;
+    assert_eq!(stored.len(), bodies.len());
+    for msg in &stored {
+        let event: Value = serde_json::from_slice(&msg.payload).unwrap();
+        let errors = schema_errors(&validator, &event);
+        assert!(errors.is_empty(), "{}: {errors:?}\n{event:#}", msg.subject);
+    }
 }
 
 /// `gtt.{namespace}.case.{action}.{name}` -> does `subject` fit it?

@@ -161,7 +161,7 @@ async fn wrapped_body_and_other_kinds() {
         r#"{{"event":"case.updated","data":{}}}"#,
         case_body("CS5", "Open", "w")
     );
-    let (status, answer) = json(app.post("create", wrapped).await).await;
+    let (status, answer) = json(app.post("update", wrapped).await).await;
     assert_eq!(status, 202);
     assert_eq!(answer["subject"], "gtt.142033.case.updated.CS5");
 

@@ -6,6 +6,7 @@ mod cluster;
 mod contract;
 mod e2e;
 mod helpers;
+mod hostile;
 mod ingest;
 mod limits;
 mod outage;

@@ -439,3 +439,55 @@ fn reasons_are_distinct_snake_case() {
     );
     assert_eq!(VerifyError::TimestampTooOld.reason(), "timestamp_too_old");
 }
+
+mod properties {
+    //! Whatever the headers hold, verification answers (almost always with an error) and never
+    //! panics.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn header_value() -> impl Strategy<Value = HeaderValue> {
+        let text = prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..120),
+            "(v1,[A-Za-z0-9+/=]{0,50} ?){0,3}".prop_map(String::into_bytes),
+            "(sha256=)?[0-9a-fA-F]{0,70}".prop_map(String::into_bytes),
+            "-?[0-9]{0,25}".prop_map(String::into_bytes),
+        ];
+        text.prop_filter_map("not a header value", |b| HeaderValue::from_bytes(&b).ok())
+    }
+
+    fn verifiers() -> Vec<SignatureVerifier> {
+        let header = || HeaderName::from_static(GH_HEADER);
+        let keys = [secret("k-0123456789abcdef")];
+        vec![
+            SignatureVerifier::standard_webhooks(&[whsec(KEY_NEW), whsec(KEY_OLD)], TOLERANCE)
+                .unwrap(),
+            SignatureVerifier::hmac(header(), Encoding::Hex, Some("sha256=".into()), &keys)
+                .unwrap(),
+            SignatureVerifier::hmac(header(), Encoding::Base64, None, &keys).unwrap(),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn verification_never_panics_on_any_header_value(
+            values in prop::collection::vec(header_value(), 4),
+            present in prop::collection::vec(any::<bool>(), 4),
+            now in any::<i64>(),
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut headers = HeaderMap::new();
+            let names = ["webhook-id", "webhook-timestamp", "webhook-signature", GH_HEADER];
+            for ((name, value), present) in names.into_iter().zip(values).zip(present) {
+                if present {
+                    headers.insert(HeaderName::from_static(name), value);
+                }
+            }
+            for verifier in verifiers() {
+                let _ = verifier.verify(&headers, &body, now);
+            }
+        }
+    }
+}

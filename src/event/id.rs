@@ -1,0 +1,288 @@
+//! Event and dead-letter ids: SHA-256 over an unambiguous encoding of what identifies a change,
+//! with the resource's JSON canonicalized from its raw text (numbers kept exactly as received).
+//!
+//! - Event: `hex(SHA-256(C))`, `C` the canonical JSON of the array
+//!   `[namespace, kind, name, spec]` (`spec` the resource itself when it has no `spec` key).
+//! - Dead letter: `hex(SHA-256(J ++ body))`, `J` the JSON array `[namespace, kind, action]`
+//!   (the path's kind and action) and `body` the raw bytes as received. `J` ends at its one
+//!   unescaped `]`, so the concatenation is unambiguous.
+//!
+//! Canonical JSON: no whitespace outside strings; object members sorted by the UTF-8 bytes of
+//! their unescaped keys (a repeated key: the last one counts, as when parsing); strings written
+//! as UTF-8 with only `"`, `\` and control characters escaped (`\b \f \n \r \t`, the others as
+//! `\u00XX` in lower-case hex); numbers, `true`, `false` and `null` byte for byte as received,
+//! so `1`, `1.0` and `1e0` differ, and so do integers beyond 64 bits and floats beyond f64.
+
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+/// A JSON text that cannot be canonicalized (invalid, e.g. a lone UTF-16 surrogate escape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotCanonical;
+
+/// The id of an event: `hex(SHA-256(canonical JSON of [namespace, kind, name, spec]))`.
+pub fn event_id(
+    namespace: &str,
+    kind: &str,
+    name: &str,
+    spec: &RawValue,
+) -> Result<String, NotCanonical> {
+    let mut text = Vec::with_capacity(spec.get().len() + 64);
+    text.push(b'[');
+    for part in [namespace, kind, name] {
+        write_string(&mut text, part);
+        text.push(b',');
+    }
+    write_canonical(&mut text, spec)?;
+    text.push(b']');
+    Ok(hex::encode(Sha256::digest(&text)))
+}
+
+/// The id of a dead letter: `hex(SHA-256(JSON [namespace, kind, action] ++ raw body))`.
+pub fn dead_letter_id(namespace: &str, kind: &str, action: &str, body: &[u8]) -> String {
+    let mut head = Vec::with_capacity(64);
+    head.push(b'[');
+    for (i, part) in [namespace, kind, action].into_iter().enumerate() {
+        if i > 0 {
+            head.push(b',');
+        }
+        write_string(&mut head, part);
+    }
+    head.push(b']');
+    let mut hash = Sha256::new();
+    hash.update(&head);
+    hash.update(body);
+    hex::encode(hash.finalize())
+}
+
+/// Append the canonical form of `value` (see the module docs) to `out`.
+pub fn write_canonical(out: &mut Vec<u8>, value: &RawValue) -> Result<(), NotCanonical> {
+    let mut scanner = Scanner {
+        text: value.get().as_bytes(),
+        pos: 0,
+    };
+    scanner.value(out)?;
+    scanner.skip_whitespace();
+    match scanner.peek() {
+        None => Ok(()),
+        Some(_) => Err(NotCanonical),
+    }
+}
+
+/// A JSON string, escaped canonically.
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly `"`, `\` and control characters; writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// One pass over a JSON text (already validated by serde_json when it became a `RawValue`;
+/// anything unexpected is still an error, never a panic).
+struct Scanner<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// Skip whitespace, then consume `byte` or fail.
+    fn expect(&mut self, byte: u8) -> Result<(), NotCanonical> {
+        self.skip_whitespace();
+        if self.peek() != Some(byte) {
+            return Err(NotCanonical);
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    fn value(&mut self, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
+        self.skip_whitespace();
+        match self.peek().ok_or(NotCanonical)? {
+            b'{' => self.object(out),
+            b'[' => self.array(out),
+            b'"' => {
+                let s = self.string()?;
+                write_string(out, &s);
+                Ok(())
+            }
+            // A number or a literal: its text up to the next delimiter, verbatim.
+            _ => {
+                let start = self.pos;
+                while let Some(b) = self.peek() {
+                    if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                out.extend_from_slice(&self.text[start..self.pos]);
+                Ok(())
+            }
+        }
+    }
+
+    /// A string token, unescaped.
+    fn string(&mut self) -> Result<String, NotCanonical> {
+        let start = self.pos;
+        self.pos += 1;
+        loop {
+            match self.peek().ok_or(NotCanonical)? {
+                b'\\' => self.pos += 2,
+                b'"' => break,
+                _ => self.pos += 1,
+            }
+        }
+        self.pos += 1;
+        let token = self.text.get(start..self.pos).ok_or(NotCanonical)?;
+        serde_json::from_slice(token).map_err(|_| NotCanonical)
+    }
+
+    fn array(&mut self, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
+        self.pos += 1;
+        out.push(b'[');
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.value(out)?;
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => out.push(b','),
+                    Some(b']') => break,
+                    _ => return Err(NotCanonical),
+                }
+                self.pos += 1;
+            }
+            self.pos += 1;
+        }
+        out.push(b']');
+        Ok(())
+    }
+
+    fn object(&mut self, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
+        self.pos += 1;
+        let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            loop {
+                self.skip_whitespace();
+                if self.peek() != Some(b'"') {
+                    return Err(NotCanonical);
+                }
+                let key = self.string()?;
+                self.expect(b':')?;
+                let mut value = Vec::new();
+                self.value(&mut value)?;
+                members.push((key, value));
+                self.skip_whitespace();
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b'}') => break,
+                    _ => return Err(NotCanonical),
+                }
+            }
+            self.pos += 1;
+        }
+        // Stable sort: of repeated keys, the last one sorts last and is the one kept.
+        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        out.push(b'{');
+        let mut first = true;
+        for (i, (key, value)) in members.iter().enumerate() {
+            if members.get(i + 1).is_some_and(|next| next.0 == *key) {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_string(out, key);
+            out.push(b':');
+            out.extend_from_slice(value);
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> &RawValue {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn canonical(text: &str) -> String {
+        let mut out = Vec::new();
+        write_canonical(&mut out, raw(text)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn canonical_form_table() {
+        let cases = [
+            (r#" { "b" : 1 , "a" : [ 1 , 2 ] } "#, r#"{"a":[1,2],"b":1}"#),
+            (r#"{"x":"\u00e9\/\t"}"#, r#"{"x":"é/\t"}"#),
+            (r#"{"é":1,"z":2,"a":3}"#, r#"{"a":3,"z":2,"é":1}"#),
+            (
+                "123456789012345678901234567890",
+                "123456789012345678901234567890",
+            ),
+            ("1.50", "1.50"),
+            ("1E+2", "1E+2"),
+            ("-0", "-0"),
+            (r#"[true,false,null,{}, []]"#, "[true,false,null,{},[]]"),
+            (r#"{"a":1,"a":2}"#, r#"{"a":2}"#),
+            (r#"{"a":1,"b":0,"a":3,"a":2}"#, r#"{"a":2,"b":0}"#),
+            ("\"\\u001f\\u007f\"", "\"\\u001f\u{7f}\""),
+            (r#"{"\u0061":1}"#, r#"{"a":1}"#),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(canonical(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn lone_surrogates_are_not_canonical() {
+        let mut out = Vec::new();
+        assert_eq!(
+            write_canonical(&mut out, raw(r#"{"a":"\ud800"}"#)),
+            Err(NotCanonical)
+        );
+    }
+
+    #[test]
+    fn event_id_hashes_the_canonical_array() {
+        let spec = raw(r#"{ "state": "Open", "n": 1.0 }"#);
+        let id = event_id("142033", "case", "CS1", spec).unwrap();
+        let expected = Sha256::digest(br#"["142033","case","CS1",{"n":1.0,"state":"Open"}]"#);
+        assert_eq!(id, hex::encode(expected));
+    }
+
+    #[test]
+    fn framing_cannot_shift() {
+        let spec = raw("{}");
+        assert_ne!(
+            event_id("142033", "case", "a|b", spec),
+            event_id("142033", "case|a", "b", spec)
+        );
+        assert_ne!(
+            event_id("1", "case", "a\",\"b", spec),
+            event_id("1", "case\",\"a", "b", spec)
+        );
+        assert_ne!(
+            dead_letter_id("1", "case", "update", b"x"),
+            dead_letter_id("1", "case", "updat", b"ex")
+        );
+    }
+}
