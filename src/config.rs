@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
+use figment::error::Actual;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -152,7 +153,8 @@ pub struct CallbackSettings {
     pub secret: Option<SecretString>,
     /// File holding `secret` (used when `secret` is not set).
     pub secret_file: Option<PathBuf>,
-    /// Former secrets, still accepted during a rotation.
+    /// Former secrets, still accepted during a rotation (a single string is one secret).
+    #[serde(deserialize_with = "secret_list")]
     pub previous_secrets: Vec<SecretString>,
     /// Optional body signatures, the default for every namespace.
     pub signature: SignatureSettings,
@@ -196,7 +198,8 @@ pub enum SignatureEncoding {
 #[serde(deny_unknown_fields, default)]
 pub struct SignatureSettings {
     pub scheme: SignatureScheme,
-    /// Keys; several = rotation. `whsec_...` for Standard Webhooks.
+    /// Keys; several = rotation. `whsec_...` for Standard Webhooks (a single string is one key).
+    #[serde(deserialize_with = "secret_list")]
     pub secrets: Vec<SecretString>,
     /// Header carrying the signature (hmac scheme).
     pub header: String,
@@ -612,14 +615,97 @@ impl Settings {
 }
 
 fn figment_error(error: figment::Error) -> ConfigError {
+    use figment::error::Kind;
     let key = if error.path.is_empty() {
         "(top level)".to_string()
     } else {
         error.path.join(".")
     };
-    // figment's kind message names the expected type; keep it, never the value of a secret:
-    // every secret is a string, so a type mismatch can't print one back.
-    ConfigError::new(key, error.kind.to_string())
+    // Never echo a value: any key may hold a secret (a list of secrets given as one string, an
+    // all-digit secret read as a number, a secret on a line with a TOML syntax error), so only
+    // types, expectations and key names are described.
+    let message = match error.kind {
+        Kind::InvalidType(actual, expected) => {
+            let mut message = format!("expected {expected}, found {}", describe(&actual));
+            if matches!(
+                actual,
+                Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_)
+            ) && expected.contains("string")
+            {
+                message.push_str(
+                    " (a value of only digits is read as a number: quote it, or use a *_file key)",
+                );
+            }
+            message
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value ({}): expected {expected}", describe(&actual))
+        }
+        Kind::InvalidLength(len, expected) => format!("{len} entries, expected {expected}"),
+        Kind::UnknownVariant(_, expected) => {
+            format!("unknown value: expected one of {}", expected.join(", "))
+        }
+        Kind::UnknownField(field, _) => format!("unknown key `{field}`"),
+        Kind::MissingField(field) => format!("missing key `{field}`"),
+        Kind::DuplicateField(field) => format!("key `{field}` given twice"),
+        Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => "number out of range".into(),
+        Kind::Unsupported(actual) | Kind::UnsupportedKey(actual, _) => {
+            format!("unsupported {}", describe(&actual))
+        }
+        // At the top level, a message is the TOML parser's, which quotes the offending line:
+        // keep only its position.
+        Kind::Message(message) if error.path.is_empty() => message
+            .lines()
+            .next()
+            .filter(|line| line.starts_with("TOML parse error at line"))
+            .map_or("not valid TOML".into(), |line| {
+                format!("not valid TOML: {}", &line["TOML parse error ".len()..])
+            }),
+        // Elsewhere messages come from typed (non-secret) parsers and name no value.
+        Kind::Message(message) => message,
+    };
+    ConfigError::new(key, message)
+}
+
+/// The type of a configured value, never the value itself.
+fn describe(actual: &Actual) -> &'static str {
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map | Actual::StructVariant => "a table",
+        Actual::NewtypeStruct
+        | Actual::Enum
+        | Actual::UnitVariant
+        | Actual::NewtypeVariant
+        | Actual::TupleVariant
+        | Actual::Other(_) => "a value of another type",
+    }
+}
+
+/// A list of secrets, also accepted as one string (one secret; never split on commas): the
+/// natural way to put a single key into an environment variable or a Kubernetes Secret.
+fn secret_list<'de, D>(deserializer: D) -> Result<Vec<SecretString>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(SecretString),
+        Many(Vec<SecretString>),
+    }
+    match OneOrMany::deserialize(deserializer) {
+        Ok(OneOrMany::One(secret)) => Ok(vec![secret]),
+        Ok(OneOrMany::Many(secrets)) => Ok(secrets),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a string or a list of strings",
+        )),
+    }
 }
 
 fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, ConfigError> {

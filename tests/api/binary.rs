@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gtt-gateway");
 
-fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+pub fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::File::create(&path)
         .unwrap()
@@ -52,7 +52,7 @@ async fn wait_ready(http: &reqwest::Client, port: u16) {
     }
 }
 
-fn gateway(args: &[&str]) -> Command {
+pub fn gateway(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
     // The tests' own environment must not leak into the config.

@@ -2,6 +2,7 @@
 
 mod auth;
 mod binary;
+mod config_secrets;
 mod contract;
 mod e2e;
 mod helpers;
