@@ -83,6 +83,20 @@ pub struct ServerSettings {
     /// Bound on graceful shutdown: finish in-flight requests and drain NATS within it.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// A request head (request line and headers) must arrive within this, counted from the
+    /// connection's accept, or from the first byte of a next request on a kept-alive connection.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; at the cap, the connection waiting longest for a request is
+    /// closed to make room (lowered to what the open-files limit allows).
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); larger ones get `431`.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request head; more get `431`.
+    pub max_headers: usize,
 }
 
 impl Default for ServerSettings {
@@ -93,6 +107,11 @@ impl Default for ServerSettings {
             max_in_flight: 1024,
             request_timeout: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(20),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 2048,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
         }
     }
 }
@@ -505,6 +524,30 @@ impl Settings {
                 "server.max_body_bytes",
                 "must be at least 1",
             ));
+        }
+        for (key, value) in [
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.idle_timeout", self.server.idle_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be above zero"));
+            }
+        }
+        for (key, value, min) in [
+            ("server.max_connections", self.server.max_connections, 1),
+            (
+                "server.max_header_bytes",
+                self.server.max_header_bytes,
+                1024,
+            ),
+            ("server.max_headers", self.server.max_headers, 8),
+        ] {
+            if value < min {
+                return Err(ConfigError::new(key, format!("must be at least {min}")));
+            }
         }
         if self.nats.replicas == 0 || self.nats.replicas > 5 {
             return Err(ConfigError::new("nats.replicas", "must be between 1 and 5"));

@@ -3,6 +3,7 @@
 mod auth;
 mod binary;
 mod config_secrets;
+mod connections;
 mod contract;
 mod e2e;
 mod helpers;
