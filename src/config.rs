@@ -97,6 +97,10 @@ pub struct ServerSettings {
     pub max_header_bytes: usize,
     /// Most header fields in a request head; more get `431`.
     pub max_headers: usize,
+    /// After an answer given before the whole body was read (`413`, `401`, ...), up to this
+    /// many bytes of the rest are read and discarded, so that a sender that writes its whole
+    /// body before reading gets the answer; then the connection is closed.
+    pub max_drain_bytes: u64,
 }
 
 impl Default for ServerSettings {
@@ -112,6 +116,7 @@ impl Default for ServerSettings {
             max_connections: 2048,
             max_header_bytes: 16 * 1024,
             max_headers: 100,
+            max_drain_bytes: 8 * 1024 * 1024,
         }
     }
 }

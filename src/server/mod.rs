@@ -2,11 +2,14 @@
 //! loop capped at `server.max_connections`, bounded request-head memory, the header-read and
 //! keep-alive idle timeouts, and graceful shutdown (stop accepting, let requests in flight end).
 //!
+//! An answer given before the whole body was read is sent after the rest of the body (`drain`).
+//!
 //! At the cap, the connection that has waited longest for a request (idle, or still sending its
 //! head) is closed to make room, so connections that send nothing cannot lock callbacks and
 //! probes out; when every connection is busy with a request, the new one is closed at once.
 
 mod conn;
+mod drain;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,11 +25,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceExt as _;
 
 use crate::config::ServerSettings;
 use crate::metrics::Metrics;
 use conn::{Closed, ConnState, Timeouts, WatchedIo};
+use drain::DrainLimits;
 
 /// File descriptors kept free for everything but HTTP connections (NATS, the GTT client,
 /// files, the listener itself) when the open-files limit lowers `server.max_connections`.
@@ -88,6 +91,10 @@ pub async fn serve(
         timeouts: Timeouts {
             header_read: settings.header_read_timeout,
             idle: settings.idle_timeout,
+        },
+        drain: DrainLimits {
+            request_timeout: settings.request_timeout,
+            max_bytes: settings.max_drain_bytes,
         },
         metrics,
         open: Mutex::new(HashMap::new()),
@@ -151,6 +158,7 @@ struct Shared {
     http: http1::Builder,
     router: axum::Router,
     timeouts: Timeouts,
+    drain: DrainLimits,
     metrics: Metrics,
     /// Open connections by id (to choose whom to close at the cap).
     open: Mutex<HashMap<u64, Arc<ConnState>>>,
@@ -226,16 +234,16 @@ impl Shared {
             _ = stream.readable() => {}
         }
         let io = TokioIo::new(WatchedIo::new(stream, Arc::clone(state)));
-        let router = self.router.clone();
+        let (router, limits) = (self.router.clone(), self.drain);
         let service = {
             let state = Arc::clone(state);
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let answered = state.begin();
                 let router = router.clone();
                 async move {
-                    let response = router.oneshot(request).await;
+                    let response = drain::answer(router, request, limits).await;
                     drop(answered);
-                    response
+                    Ok::<_, std::convert::Infallible>(response)
                 }
             })
         };

@@ -6,6 +6,7 @@ mod config_secrets;
 mod connections;
 mod contract;
 mod e2e;
+mod early_answers;
 mod helpers;
 mod ingest;
 mod outage;
