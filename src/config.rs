@@ -77,7 +77,8 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Callbacks processed at once; more get `429` with `Retry-After`.
     pub max_in_flight: usize,
-    /// Whole-request deadline (reading the body included); must exceed `nats.publish_timeout`.
+    /// Whole-request deadline, from the complete request head to the answer (reading the body,
+    /// checking it, storing the event); must exceed `nats.publish_timeout`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Bound on graceful shutdown: finish in-flight requests and drain NATS within it.

@@ -3,6 +3,9 @@
 //! authenticate (token, then signature over the raw bytes) -> normalize -> publish and await the
 //! PubAck -> `202`. A `2xx` is only ever sent after JetStream stored the event (or reported it
 //! as a duplicate of a stored one).
+//!
+//! `server.request_timeout` bounds the whole request from its complete head: `408` while the
+//! body is still arriving, `503` + `Retry-After` when the event is not confirmed stored by then.
 
 pub mod auth;
 pub mod token;
@@ -49,11 +52,13 @@ async fn receive_callback(
     body: Body,
 ) -> Response {
     let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + state.ingest.request_timeout);
     // The span continues the caller's trace; its parent must be set before it is entered.
     let span =
         tracing::info_span!("callback", namespace = %namespace, kind = %kind, action = %action);
     crate::telemetry::continue_trace(&span, &headers);
-    let (outcome, response) = handle(&state, [&namespace, &kind, &action], &token, &headers, body)
+    let route = [namespace.as_str(), kind.as_str(), action.as_str()];
+    let (outcome, response) = handle(&state, route, &token, &headers, body, deadline)
         .instrument(span)
         .await;
     let labels = if outcome == Outcome::Unauthorized {
@@ -79,6 +84,7 @@ async fn handle(
     token: &str,
     headers: &HeaderMap,
     body: Body,
+    deadline: tokio::time::Instant,
 ) -> (Outcome, Response) {
     let route = match state.auth.check_route(namespace, kind, action, token) {
         Ok(route) => route,
@@ -104,12 +110,7 @@ async fn handle(
     if content_length(headers).is_some_and(|len| len > limit) {
         return (Outcome::Rejected, Problem::too_large(limit).into_response());
     }
-    let bytes = match tokio::time::timeout(
-        state.ingest.request_timeout,
-        axum::body::to_bytes(body, limit),
-    )
-    .await
-    {
+    let bytes = match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) if is_length_limit(&e) => {
             return (Outcome::Rejected, Problem::too_large(limit).into_response());
@@ -141,7 +142,15 @@ async fn handle(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     };
-    match ingest(&state.publisher, &ctx, bytes, origin).await {
+    let Ok(stored) =
+        tokio::time::timeout_at(deadline, ingest(&state.publisher, &ctx, bytes, origin)).await
+    else {
+        tracing::warn!(
+            "Callback not confirmed stored within server.request_timeout; answering 503"
+        );
+        return (Outcome::Unavailable, Problem::unavailable().into_response());
+    };
+    match stored {
         Ok(stored) => {
             let (id, subject) = (&stored.id, &stored.subject);
             let outcome = match (stored.dead_letter, stored.duplicate) {

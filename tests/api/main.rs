@@ -5,6 +5,7 @@ mod binary;
 mod config_secrets;
 mod connections;
 mod contract;
+mod deadline;
 mod e2e;
 mod early_answers;
 mod helpers;
