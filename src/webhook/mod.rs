@@ -1,13 +1,14 @@
 //! The ingest edge: `POST|PUT /v1/hooks/gtt/{namespace}/{kind}/{action}/{token}`.
 //!
-//! authenticate (token, then signature over the raw bytes) -> normalize -> publish and await the
-//! PubAck -> `202`. A `2xx` is only ever sent after JetStream stored the event (or reported it
+//! authenticate (token, then signature over the bytes as received) -> decode the
+//! `Content-Encoding` -> normalize -> publish and await the PubAck -> `202`. A `2xx` is only ever sent after JetStream stored the event (or reported it
 //! as a duplicate of a stored one).
 //!
 //! `server.request_timeout` bounds the whole request from its complete head: `408` while the
 //! body is still arriving, `503` + `Retry-After` when the event is not confirmed stored by then.
 
 pub mod auth;
+pub mod encoding;
 pub mod token;
 pub mod verify;
 
@@ -27,6 +28,7 @@ use crate::event::{EventContext, Origin};
 use crate::ingest::{Origin as IngestOrigin, ingest};
 use crate::metrics::{Outcome, UNKNOWN};
 use crate::state::AppState;
+use encoding::DecodeError;
 
 /// Route pattern of the ingest endpoint.
 pub const ROUTE: &str = "/v1/hooks/gtt/{namespace}/{kind}/{action}/{token}";
@@ -99,6 +101,13 @@ async fn handle(
             );
         }
     };
+    let Some(coding) = encoding::coding(headers) else {
+        tracing::warn!("Callback refused: unsupported Content-Encoding");
+        return (
+            Outcome::Rejected,
+            Problem::unsupported_encoding(encoding::ACCEPTED).into_response(),
+        );
+    };
     let Ok(_permit) = state.in_flight.try_acquire() else {
         tracing::warn!("Callback refused: too many in flight");
         return (Outcome::Overloaded, Problem::overloaded().into_response());
@@ -125,6 +134,20 @@ async fn handle(
             Problem::unauthorized().into_response(),
         );
     }
+    // Only authenticated bytes are decompressed.
+    let bytes = match encoding::decode(coding, bytes, limit) {
+        Ok(bytes) => bytes,
+        Err(DecodeError::TooLarge) => {
+            return (Outcome::Rejected, Problem::too_large(limit).into_response());
+        }
+        Err(DecodeError::Corrupt) => {
+            tracing::warn!(
+                ?coding,
+                "Callback refused: body not valid for its Content-Encoding"
+            );
+            return (Outcome::Rejected, Problem::bad_request().into_response());
+        }
+    };
 
     let ctx = EventContext {
         namespace,

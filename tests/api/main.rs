@@ -8,6 +8,7 @@ mod contract;
 mod deadline;
 mod e2e;
 mod early_answers;
+mod encoding;
 mod helpers;
 mod ingest;
 mod outage;
