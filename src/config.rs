@@ -807,6 +807,12 @@ mod tests {
         let s = Settings::from_toml(MINIMAL).unwrap();
         assert_eq!(s.server.listen.to_string(), "0.0.0.0:8080");
         assert_eq!(s.server.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.server.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.server.idle_timeout, Duration::from_secs(75));
+        assert_eq!(s.server.max_connections, 2048);
+        assert_eq!(s.server.max_header_bytes, 16 * 1024);
+        assert_eq!(s.server.max_headers, 100);
+        assert_eq!(s.server.max_drain_bytes, 8 * 1024 * 1024);
         assert_eq!(s.nats.url, "nats://127.0.0.1:4222");
         assert_eq!(s.nats.stream, "GTT_EVENTS");
         assert_eq!(s.nats.subject_prefix, "gtt");
@@ -880,6 +886,18 @@ mod tests {
             )),
             "callbacks.signature"
         );
+        for (key, value) in [
+            ("header_read_timeout", "\"0s\""),
+            ("idle_timeout", "\"0s\""),
+            ("max_connections", "0"),
+            ("max_header_bytes", "512"),
+            ("max_headers", "2"),
+        ] {
+            assert_eq!(
+                err_key(&format!("{MINIMAL}\n[server]\n{key} = {value}\n")),
+                format!("server.{key}")
+            );
+        }
     }
 
     #[test]

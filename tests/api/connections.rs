@@ -290,7 +290,7 @@ async fn a_connection_flood_leaves_callbacks_and_probes_fast_and_memory_bounded(
         .lines()
         .filter(|l| l.contains("Connection cap reached"))
         .count();
-    assert_eq!(warnings, 1, "rate-limited warning: {logs}");
+    assert!((1..=2).contains(&warnings), "rate-limited warning: {logs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
