@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytesize::ByteSize;
 use figment::Figment;
+use figment::error::Actual;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -79,12 +80,31 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Callbacks processed at once; more get `429` with `Retry-After`.
     pub max_in_flight: usize,
-    /// Whole-request deadline (reading the body included); must exceed `nats.publish_timeout`.
+    /// Whole-request deadline, from the complete request head to the answer (reading the body,
+    /// checking it, storing the event); must exceed `nats.publish_timeout`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
     /// Bound on graceful shutdown: finish in-flight requests and drain NATS within it.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// A request head (request line and headers) must arrive within this, counted from the
+    /// connection's accept, or from the first byte of a next request on a kept-alive connection.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A kept-alive connection with no request is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; at the cap, the connection waiting longest for a request is
+    /// closed to make room (lowered to what the open-files limit allows).
+    pub max_connections: usize,
+    /// Largest request head (request line and headers); larger ones get `431`.
+    pub max_header_bytes: usize,
+    /// Most header fields in a request head; more get `431`.
+    pub max_headers: usize,
+    /// After an answer given before the whole body was read (`413`, `401`, ...), up to this
+    /// many bytes of the rest are read and discarded, so that a sender that writes its whole
+    /// body before reading gets the answer; then the connection is closed.
+    pub max_drain_bytes: u64,
 }
 
 impl Default for ServerSettings {
@@ -97,6 +117,12 @@ impl Default for ServerSettings {
             max_in_flight: 1024,
             request_timeout: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(20),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 2048,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            max_drain_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -271,7 +297,8 @@ pub struct CallbackSettings {
     pub secret: Option<SecretString>,
     /// File holding `secret` (used when `secret` is not set).
     pub secret_file: Option<PathBuf>,
-    /// Former secrets, still accepted during a rotation.
+    /// Former secrets, still accepted during a rotation (a single string is one secret).
+    #[serde(deserialize_with = "secret_list")]
     pub previous_secrets: Vec<SecretString>,
     /// Optional body signatures, the default for every namespace.
     pub signature: SignatureSettings,
@@ -315,7 +342,8 @@ pub enum SignatureEncoding {
 #[serde(deny_unknown_fields, default)]
 pub struct SignatureSettings {
     pub scheme: SignatureScheme,
-    /// Keys; several = rotation. `whsec_...` for Standard Webhooks.
+    /// Keys; several = rotation. `whsec_...` for Standard Webhooks (a single string is one key).
+    #[serde(deserialize_with = "secret_list")]
     pub secrets: Vec<SecretString>,
     /// Header carrying the signature (hmac scheme).
     pub header: String,
@@ -618,6 +646,30 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        for (key, value) in [
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.idle_timeout", self.server.idle_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::new(key, "must be above zero"));
+            }
+        }
+        for (key, value, min) in [
+            ("server.max_connections", self.server.max_connections, 1),
+            (
+                "server.max_header_bytes",
+                self.server.max_header_bytes,
+                1024,
+            ),
+            ("server.max_headers", self.server.max_headers, 8),
+        ] {
+            if value < min {
+                return Err(ConfigError::new(key, format!("must be at least {min}")));
+            }
+        }
         if self.nats.replicas == 0 || self.nats.replicas > 5 {
             return Err(ConfigError::new("nats.replicas", "must be between 1 and 5"));
         }
@@ -721,14 +773,97 @@ impl Settings {
 }
 
 fn figment_error(error: figment::Error) -> ConfigError {
+    use figment::error::Kind;
     let key = if error.path.is_empty() {
         "(top level)".to_string()
     } else {
         error.path.join(".")
     };
-    // figment's kind message names the expected type; keep it, never the value of a secret:
-    // every secret is a string, so a type mismatch can't print one back.
-    ConfigError::new(key, error.kind.to_string())
+    // Never echo a value: any key may hold a secret (a list of secrets given as one string, an
+    // all-digit secret read as a number, a secret on a line with a TOML syntax error), so only
+    // types, expectations and key names are described.
+    let message = match error.kind {
+        Kind::InvalidType(actual, expected) => {
+            let mut message = format!("expected {expected}, found {}", describe(&actual));
+            if matches!(
+                actual,
+                Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_)
+            ) && expected.contains("string")
+            {
+                message.push_str(
+                    " (a value of only digits is read as a number: quote it, or use a *_file key)",
+                );
+            }
+            message
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value ({}): expected {expected}", describe(&actual))
+        }
+        Kind::InvalidLength(len, expected) => format!("{len} entries, expected {expected}"),
+        Kind::UnknownVariant(_, expected) => {
+            format!("unknown value: expected one of {}", expected.join(", "))
+        }
+        Kind::UnknownField(field, _) => format!("unknown key `{field}`"),
+        Kind::MissingField(field) => format!("missing key `{field}`"),
+        Kind::DuplicateField(field) => format!("key `{field}` given twice"),
+        Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => "number out of range".into(),
+        Kind::Unsupported(actual) | Kind::UnsupportedKey(actual, _) => {
+            format!("unsupported {}", describe(&actual))
+        }
+        // At the top level, a message is the TOML parser's, which quotes the offending line:
+        // keep only its position.
+        Kind::Message(message) if error.path.is_empty() => message
+            .lines()
+            .next()
+            .filter(|line| line.starts_with("TOML parse error at line"))
+            .map_or("not valid TOML".into(), |line| {
+                format!("not valid TOML: {}", &line["TOML parse error ".len()..])
+            }),
+        // Elsewhere messages come from typed (non-secret) parsers and name no value.
+        Kind::Message(message) => message,
+    };
+    ConfigError::new(key, message)
+}
+
+/// The type of a configured value, never the value itself.
+fn describe(actual: &Actual) -> &'static str {
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a float",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Unit | Actual::Option => "nothing",
+        Actual::Seq => "a list",
+        Actual::Map | Actual::StructVariant => "a table",
+        Actual::NewtypeStruct
+        | Actual::Enum
+        | Actual::UnitVariant
+        | Actual::NewtypeVariant
+        | Actual::TupleVariant
+        | Actual::Other(_) => "a value of another type",
+    }
+}
+
+/// A list of secrets, also accepted as one string (one secret; never split on commas): the
+/// natural way to put a single key into an environment variable or a Kubernetes Secret.
+fn secret_list<'de, D>(deserializer: D) -> Result<Vec<SecretString>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(SecretString),
+        Many(Vec<SecretString>),
+    }
+    match OneOrMany::deserialize(deserializer) {
+        Ok(OneOrMany::One(secret)) => Ok(vec![secret]),
+        Ok(OneOrMany::Many(secrets)) => Ok(secrets),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a string or a list of strings",
+        )),
+    }
 }
 
 fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, ConfigError> {
@@ -793,6 +928,12 @@ mod tests {
         assert_eq!(s.nats.max_bytes, ByteSize::gib(1));
         assert_eq!(s.nats.state_max_bytes, ByteSize::mib(256));
         assert_eq!(s.nats.unready_after, Duration::from_secs(20));
+        assert_eq!(s.server.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(s.server.idle_timeout, Duration::from_secs(75));
+        assert_eq!(s.server.max_connections, 2048);
+        assert_eq!(s.server.max_header_bytes, 16 * 1024);
+        assert_eq!(s.server.max_headers, 100);
+        assert_eq!(s.server.max_drain_bytes, 8 * 1024 * 1024);
         assert_eq!(s.nats.stream, "GTT_EVENTS");
         assert_eq!(s.nats.subject_prefix, "gtt");
         assert!(s.nats.manage_stream);
@@ -865,6 +1006,18 @@ mod tests {
             )),
             "callbacks.signature"
         );
+        for (key, value) in [
+            ("header_read_timeout", "\"0s\""),
+            ("idle_timeout", "\"0s\""),
+            ("max_connections", "0"),
+            ("max_header_bytes", "512"),
+            ("max_headers", "2"),
+        ] {
+            assert_eq!(
+                err_key(&format!("{MINIMAL}\n[server]\n{key} = {value}\n")),
+                format!("server.{key}")
+            );
+        }
     }
 
     #[test]

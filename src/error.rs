@@ -17,6 +17,9 @@ pub struct Problem {
     detail: Option<String>,
     #[serde(skip)]
     retry_after_secs: Option<u32>,
+    /// `Accept-Encoding` of a `415`: the content codings that would be accepted.
+    #[serde(skip)]
+    accept_encoding: Option<&'static str>,
 }
 
 impl Problem {
@@ -27,6 +30,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             retry_after_secs: None,
+            accept_encoding: None,
         }
     }
 
@@ -63,7 +67,18 @@ impl Problem {
         Self::new(StatusCode::REQUEST_TIMEOUT, "Request Timeout")
     }
 
-    /// `400`: the body could not be read (connection cut, bad framing).
+    /// `415`: a `Content-Encoding` the gateway does not decode; `accepted` lists those it does.
+    pub fn unsupported_encoding(accepted: &'static str) -> Self {
+        let mut p = Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type");
+        p.detail = Some(format!(
+            "Content-Encoding must be one of: {accepted}, identity"
+        ));
+        p.accept_encoding = Some(accepted);
+        p
+    }
+
+    /// `400`: the body could not be read (connection cut, bad framing), or is not valid data of
+    /// its `Content-Encoding`.
     pub fn bad_request() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "Bad Request")
     }
@@ -76,7 +91,7 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
-        let retry_after = self.retry_after_secs;
+        let (retry_after, accept_encoding) = (self.retry_after_secs, self.accept_encoding);
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (
             status,
@@ -91,6 +106,11 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(accepted) = accept_encoding {
+            response
+                .headers_mut()
+                .insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accepted));
         }
         response
     }

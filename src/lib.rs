@@ -10,6 +10,7 @@
 //! - [`publish`]: JetStream connection, stream management, publish-and-await-ack;
 //!   [`publish::subjects`] owns the subject scheme.
 //! - [`health`], [`metrics`], [`error`]: the operations surface and HTTP error answers.
+//! - [`server`]: the HTTP/1.1 listener: connection cap, header and idle timeouts, head limits.
 //! - [`startup`], [`state`], [`shutdown`], [`telemetry`]: wiring and lifecycle.
 
 pub mod config;
@@ -26,6 +27,7 @@ pub mod publish;
 pub mod reconcile;
 pub mod registrar;
 pub mod sandbox;
+pub mod server;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

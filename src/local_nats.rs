@@ -128,6 +128,11 @@ impl LocalNats {
         self.port
     }
 
+    /// The server's process id while it runs (to freeze it with SIGSTOP in tests).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
@@ -149,11 +154,6 @@ impl LocalNats {
     pub fn restart(&mut self) -> std::io::Result<()> {
         self.stop();
         self.spawn()
-    }
-
-    /// The process id while running (to freeze it with SIGSTOP in tests).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 }
 

@@ -72,6 +72,11 @@ pub struct Metrics {
     pub reconcile_recovered: IntCounterVec,
     /// `gtt_gateway_reconcile_lag_seconds{namespace}`: age of the last successful poll's start.
     pub reconcile_lag: prometheus::GaugeVec,
+    /// `gtt_gateway_connections_open`: HTTP connections open now.
+    pub connections_open: IntGauge,
+    /// `gtt_gateway_connections_closed_total{reason}`: connections the gateway closed on its own
+    /// (`header_timeout`, `idle_timeout`, `evicted`, `refused`).
+    pub connections_closed: IntCounterVec,
 }
 
 /// Latency buckets (seconds), from sub-millisecond to the request timeout.
@@ -191,6 +196,16 @@ impl Metrics {
             &["namespace"],
         )
         .expect("valid metric");
+        let connections_open =
+            IntGauge::new("connections_open", "HTTP connections open now.").expect("valid metric");
+        let connections_closed = IntCounterVec::new(
+            Opts::new(
+                "connections_closed_total",
+                "HTTP connections the gateway closed on its own, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(callbacks.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(callback_duration.clone()),
@@ -208,6 +223,8 @@ impl Metrics {
             Box::new(reconcile_runs.clone()),
             Box::new(reconcile_recovered.clone()),
             Box::new(reconcile_lag.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_closed.clone()),
         ] {
             registry
                 .register(collector)
@@ -238,6 +255,8 @@ impl Metrics {
             reconcile_runs,
             reconcile_recovered,
             reconcile_lag,
+            connections_open,
+            connections_closed,
         }
     }
 

@@ -27,6 +27,8 @@ use crate::webhook::auth::Authenticator;
 /// A built, not yet running gateway.
 pub struct Application {
     listener: TcpListener,
+    /// `server.max_connections`, lowered to fit the open-files limit.
+    max_connections: usize,
     state: AppState,
     settings: Settings,
     registrar: Option<Registrar>,
@@ -46,6 +48,7 @@ impl Application {
         )
         .await
         .context("NATS connection settings")?;
+        let max_connections = crate::server::connection_cap(settings.server.max_connections);
         let listener = TcpListener::bind(settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -88,6 +91,7 @@ impl Application {
         });
         Ok(Self {
             listener,
+            max_connections,
             state,
             settings,
             registrar,
@@ -111,6 +115,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Self {
             listener,
+            max_connections,
             state,
             settings,
             registrar,
@@ -139,12 +144,22 @@ impl Application {
             }
         };
         let publisher = state.publisher.clone();
+        let metrics = state.metrics.clone();
         let app = router(state);
-        let server = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop_accepting)
-                .into_future(),
-        );
+        let server = {
+            let server_settings = settings.server.clone();
+            tokio::spawn(async move {
+                crate::server::serve(
+                    listener,
+                    app,
+                    &server_settings,
+                    max_connections,
+                    metrics,
+                    stop_accepting,
+                )
+                .await;
+            })
+        };
 
         let mut fatal = None;
         tokio::select! {
@@ -160,8 +175,7 @@ impl Application {
 
         let deadline = Instant::now() + settings.server.shutdown_grace;
         match tokio::time::timeout_at(deadline.into(), server).await {
-            Ok(Ok(Ok(()))) => tracing::info!("HTTP server stopped; in-flight requests finished"),
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
+            Ok(Ok(())) => tracing::info!("HTTP server stopped; in-flight requests finished"),
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
         }

@@ -1,10 +1,14 @@
 //! The ingest edge: `POST|PUT /v1/hooks/gtt/{namespace}/{kind}/{action}/{token}`.
 //!
-//! authenticate (token, then signature over the raw bytes) -> normalize -> publish and await the
-//! PubAck -> `202`. A `2xx` is only ever sent after JetStream stored the event (or reported it
+//! authenticate (token, then signature over the bytes as received) -> decode the
+//! `Content-Encoding` -> normalize -> publish and await the PubAck -> `202`. A `2xx` is only ever sent after JetStream stored the event (or reported it
 //! as a duplicate of a stored one).
+//!
+//! `server.request_timeout` bounds the whole request from its complete head: `408` while the
+//! body is still arriving, `503` + `Retry-After` when the event is not confirmed stored by then.
 
 pub mod auth;
+pub mod encoding;
 pub mod token;
 pub mod verify;
 
@@ -25,6 +29,7 @@ use crate::event::{EventContext, Origin};
 use crate::ingest::{Origin as IngestOrigin, ingest};
 use crate::metrics::{Outcome, UNKNOWN};
 use crate::state::AppState;
+use encoding::DecodeError;
 
 /// Route pattern of the ingest endpoint.
 pub const ROUTE: &str = "/v1/hooks/gtt/{namespace}/{kind}/{action}/{token}";
@@ -65,11 +70,13 @@ async fn receive_callback(
             .record_callback([UNKNOWN; 3], Outcome::Unauthorized, started.elapsed());
         return Problem::unauthorized().into_response();
     };
+    let deadline = tokio::time::Instant::from_std(started + state.ingest.request_timeout);
     // The span continues the caller's trace; its parent must be set before it is entered.
     let span =
         tracing::info_span!("callback", namespace = %namespace, kind = %kind, action = %action);
     crate::telemetry::continue_trace(&span, &headers);
-    let (outcome, response) = handle(&state, [&namespace, &kind, &action], &token, &headers, body)
+    let route = [namespace.as_str(), kind.as_str(), action.as_str()];
+    let (outcome, response) = handle(&state, route, &token, &headers, body, deadline)
         .instrument(span)
         .await;
     let labels = if outcome == Outcome::Unauthorized {
@@ -95,6 +102,7 @@ async fn handle(
     token: &str,
     headers: &HeaderMap,
     body: Body,
+    deadline: tokio::time::Instant,
 ) -> (Outcome, Response) {
     let route = match state.auth.check_route(namespace, kind, action, token) {
         Ok(route) => route,
@@ -109,6 +117,13 @@ async fn handle(
             );
         }
     };
+    let Some(coding) = encoding::coding(headers) else {
+        tracing::warn!("Callback refused: unsupported Content-Encoding");
+        return (
+            Outcome::Rejected,
+            Problem::unsupported_encoding(encoding::ACCEPTED).into_response(),
+        );
+    };
     let Ok(_permit) = state.in_flight.try_acquire() else {
         tracing::warn!("Callback refused: too many in flight");
         return (Outcome::Overloaded, Problem::overloaded().into_response());
@@ -120,12 +135,7 @@ async fn handle(
     if content_length(headers).is_some_and(|len| len > limit) {
         return (Outcome::Rejected, Problem::too_large(limit).into_response());
     }
-    let bytes = match tokio::time::timeout(
-        state.ingest.request_timeout,
-        axum::body::to_bytes(body, limit),
-    )
-    .await
-    {
+    let bytes = match tokio::time::timeout_at(deadline, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(e)) if is_length_limit(&e) => {
             return (Outcome::Rejected, Problem::too_large(limit).into_response());
@@ -140,6 +150,20 @@ async fn handle(
             Problem::unauthorized().into_response(),
         );
     }
+    // Only authenticated bytes are decompressed.
+    let bytes = match encoding::decode(coding, bytes, limit) {
+        Ok(bytes) => bytes,
+        Err(DecodeError::TooLarge) => {
+            return (Outcome::Rejected, Problem::too_large(limit).into_response());
+        }
+        Err(DecodeError::Corrupt) => {
+            tracing::warn!(
+                ?coding,
+                "Callback refused: body not valid for its Content-Encoding"
+            );
+            return (Outcome::Rejected, Problem::bad_request().into_response());
+        }
+    };
 
     let ctx = EventContext {
         namespace,
@@ -157,7 +181,15 @@ async fn handle(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     };
-    match ingest(&state.publisher, &ctx, bytes, origin).await {
+    let Ok(stored) =
+        tokio::time::timeout_at(deadline, ingest(&state.publisher, &ctx, bytes, origin)).await
+    else {
+        tracing::warn!(
+            "Callback not confirmed stored within server.request_timeout; answering 503"
+        );
+        return (Outcome::Unavailable, Problem::unavailable().into_response());
+    };
+    match stored {
         Ok(stored) => {
             let (id, subject) = (&stored.id, &stored.subject);
             let outcome = match (stored.dead_letter, stored.duplicate) {

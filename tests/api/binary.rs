@@ -55,13 +55,28 @@ pub async fn wait_ready(http: &reqwest::Client, port: u16) {
 pub fn gateway(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    // The tests' own environment must not leak into the config.
+    without_gateway_env(&mut cmd);
+    cmd
+}
+
+/// The gateway under `sh -c 'ulimit -n LIMIT; exec gtt-gateway ARGS'`: a lower open-files limit.
+pub fn gateway_with_open_files(limit: u64, args: &[&str]) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args(args);
+    without_gateway_env(&mut cmd);
+    cmd
+}
+
+/// The tests' own environment must not leak into the config.
+fn without_gateway_env(cmd: &mut Command) {
     for (key, _) in std::env::vars() {
         if key.starts_with("GTT_GATEWAY_") {
             cmd.env_remove(key);
         }
     }
-    cmd
 }
 
 #[test]

@@ -214,23 +214,28 @@ async fn openapi_document_matches_the_routes() {
             }
         }
     }
-    // The 401 path is documented too.
+    // The 401 and 415 paths are documented too.
     let bad = format!("{base}/v1/hooks/gtt/{NS}/case/create/{}", "0".repeat(64));
-    let status = app
-        .http
-        .post(bad)
-        .body("{}")
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-        .to_string();
-    assert!(
-        openapi["paths"]["/v1/hooks/gtt/{namespace}/{kind}/{action}/{token}"]["post"]["responses"]
-            .get(&status)
-            .is_some()
-    );
+    for (url, encoding, expected) in [(bad, "identity", 401), (hook, "br", 415)] {
+        let status = app
+            .http
+            .post(url)
+            .header("content-encoding", encoding)
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, expected);
+        assert!(
+            openapi["paths"]["/v1/hooks/gtt/{namespace}/{kind}/{action}/{token}"]["post"]
+                ["responses"]
+                .get(status.to_string())
+                .is_some(),
+            "{status} not documented"
+        );
+    }
 }
 
 /// Every `gtt_gateway_*` name in `text`, with histogram suffixes folded into the family name.

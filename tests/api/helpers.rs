@@ -45,6 +45,10 @@ impl NatsServer {
     pub fn restart(&mut self) {
         self.0.restart().expect("restart nats-server");
     }
+
+    pub fn pid(&self) -> u32 {
+        self.0.pid().expect("nats-server is running")
+    }
 }
 
 /// Settings for tests: free port, the given NATS, two namespaces; `extra` is appended TOML.

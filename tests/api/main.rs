@@ -3,8 +3,13 @@
 mod auth;
 mod binary;
 mod cluster;
+mod config_secrets;
+mod connections;
 mod contract;
+mod deadline;
 mod e2e;
+mod early_answers;
+mod encoding;
 mod helpers;
 mod hostile;
 mod ingest;
