@@ -27,9 +27,10 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 COPY --from=planner /build/recipe.json recipe.json
 # Dependencies only: this layer stays cached until the recipe changes.
-RUN cargo chef cook --release --locked --bin gtt-gateway --recipe-path recipe.json
+RUN cargo chef cook --release --locked --no-default-features --bin gtt-gateway --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --bin gtt-gateway \
+# Without the default `demo` feature: no GTT sandbox, no nats-server spawning in production.
+RUN cargo build --release --locked --no-default-features --bin gtt-gateway \
     && install -D -m 0755 target/release/gtt-gateway /out/gtt-gateway
 
 # ---- runtime: glibc + libgcc + CA certificates, no shell, uid/gid 65532 -------------------------

@@ -9,10 +9,10 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::local_nats::{self, LocalNats};
 use crate::metrics::{Metrics, Outcome};
-use crate::sandbox::{Sandbox, SandboxConfig, TrafficConfig, spawn_traffic};
 use crate::startup::Application;
+use gtt_sandbox::{Sandbox, SandboxConfig, TrafficConfig, spawn_traffic};
+use nats_harness::{self as local_nats, LocalNats};
 
 /// Namespaces the demo's sandbox and gateway use.
 const NAMESPACES: [&str; 2] = ["142033", "7"];

@@ -13,20 +13,20 @@
 //! - [`server`]: the HTTP/1.1 listener: connection cap, header and idle timeouts, head limits.
 //! - [`startup`], [`state`], [`shutdown`], [`telemetry`]: wiring and lifecycle.
 
+pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod event;
 pub mod gtt;
 pub mod health;
 pub mod ingest;
-pub mod local_nats;
 pub mod metrics;
 pub mod normalize;
 pub mod publish;
 pub mod reconcile;
 pub mod registrar;
-pub mod sandbox;
 pub mod server;
 pub mod shutdown;
 pub mod startup;

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 const OLD: &str = "old-callback-secret-0123456789";
 const NEW: &str = "new-callback-secret-0123456789";

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_gtt-gateway");
 

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use gtt_gateway::local_nats::LocalCluster;
 use gtt_gateway::startup::Application;
+use nats_harness::LocalCluster;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 /// Senders posting at once; together about 350 callbacks/s on distinct cases.
 const SENDERS: usize = 16;

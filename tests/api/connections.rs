@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::binary::{gateway, gateway_with_open_files, write_config};
-use crate::helpers::*;
+use gtt_test_support::*;
 
 /// The gateway binary serving on its own port with its own NATS; killed when dropped, so a
 /// failing test leaves no process behind.

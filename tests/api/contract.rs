@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 fn doc(path: &str) -> Value {
     let text =

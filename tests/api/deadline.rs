@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 /// A stopped (SIGSTOP) process, continued (SIGCONT) when dropped, whatever the test did.
 struct Frozen(u32);

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::*;
 use crate::registrar::{gateway_settings, sandbox, sandbox_config, wait_until};
+use gtt_test_support::*;
 
 #[tokio::test]
 async fn full_lifecycles_arrive_once_despite_duplicates_reordering_delays_and_failures() {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 /// Write the whole request, and only then read the whole answer, as a naive client does.
 async fn write_then_read(app: &TestApp, head: &str, body: &[u8]) -> String {

@@ -9,7 +9,7 @@ use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::default());

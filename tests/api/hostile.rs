@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 fn reason(msg: &async_nats::jetstream::message::StreamMessage) -> Option<&str> {
     msg.headers.get("Gtt-Deadletter-Reason").map(|v| v.as_str())

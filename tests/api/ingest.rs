@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 #[tokio::test]
 async fn stored_case_is_a_normalized_cloudevent_with_documented_subject_and_headers() {

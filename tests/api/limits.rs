@@ -7,10 +7,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::stream;
-use gtt_gateway::local_nats::NatsOptions;
+use nats_harness::NatsOptions;
 
 use crate::binary::{gateway, stop, wait_ready, write_config};
-use crate::helpers::*;
+use gtt_test_support::*;
 
 const SMALL_PAYLOAD: usize = 64 * 1024;
 

@@ -10,7 +10,6 @@ mod deadline;
 mod e2e;
 mod early_answers;
 mod encoding;
-mod helpers;
 mod hostile;
 mod ingest;
 mod limits;

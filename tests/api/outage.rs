@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 #[tokio::test]
 async fn nats_down_gives_503_and_recovery_needs_no_restart() {

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gtt_gateway::sandbox::{Sandbox, SandboxConfig};
+use gtt_sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
-use crate::helpers::*;
 use crate::registrar::{gateway_settings, sandbox, sandbox_config, wait_until};
+use gtt_test_support::*;
 
 const POLL: &str = "[reconcile]\nenabled = true\ninterval = \"400ms\"\n";
 

@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use gtt_gateway::config::Settings;
-use gtt_gateway::sandbox::{Sandbox, SandboxConfig};
+use gtt_sandbox::{Sandbox, SandboxConfig};
 
-use crate::helpers::*;
+use gtt_test_support::*;
 
 pub async fn sandbox(config: SandboxConfig) -> Sandbox {
     Sandbox::start(([127, 0, 0, 1], 0).into(), config)

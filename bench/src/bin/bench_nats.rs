@@ -3,7 +3,7 @@
 //! PubAck; no HTTP, no normalization. Prints one JSON line: acked publishes/s and ack latency.
 //!
 //! ```sh
-//! cargo run --release --example bench_nats -- --url nats://127.0.0.1:4222 \
+//! cargo run --release -p gtt-bench --bin bench_nats -- --url nats://127.0.0.1:4222 \
 //!     --bodies bench/work/.../data/bodies.ndjson --concurrency 64 --duration 20 --warmup 3
 //! ```
 //!

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gtt_gateway::sandbox::{Sandbox, SandboxConfig};
+use gtt_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 pub const NS: &str = "142033";

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use chrono::{DateTime, NaiveDateTime};
-use gtt_gateway::sandbox::SandboxConfig;
+use gtt_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 fn is_servicenow_time(value: &Value) -> bool {
@@ -416,7 +416,7 @@ async fn case_errors() {
 
 #[tokio::test]
 async fn direct_api_errors() {
-    use gtt_gateway::sandbox::SandboxError;
+    use gtt_sandbox::SandboxError;
     let sandbox = start(SandboxConfig::default()).await;
     assert!(matches!(
         sandbox.create_case("nope", case_spec("x")),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use gtt_gateway::sandbox::{CASE_STATES, SandboxConfig, TrafficConfig, spawn_traffic};
+use gtt_sandbox::{CASE_STATES, SandboxConfig, TrafficConfig, spawn_traffic};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]

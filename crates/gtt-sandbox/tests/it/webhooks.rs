@@ -1,7 +1,7 @@
 //! Webhooks over HTTP: create, list, get, replace, delete; conflicts, 404s, validation, direct ops.
 
 use crate::common::*;
-use gtt_gateway::sandbox::SandboxConfig;
+use gtt_sandbox::SandboxConfig;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use gtt_gateway::sandbox::{SandboxClient, SandboxConfig};
+use gtt_sandbox::{SandboxClient, SandboxConfig};
 use serde_json::json;
 
 #[tokio::test]

@@ -1,6 +1,8 @@
-//! Test harness: a private `nats-server` per test (stoppable and restartable on the same port
-//! and store), the gateway built in-process on a free port, and helpers to post callbacks and
-//! read back what the stream holds.
+//! The shared setup of gtt-gateway's integration tests: a private `nats-server` per test
+//! (stoppable and restartable on the same port and store, from `nats-harness`), the gateway built
+//! in-process on a free port, and helpers to post callbacks and read back what the stream holds.
+
+pub use nats_harness::{LocalCluster, LocalNats, NatsOptions};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -8,7 +10,6 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use async_nats::jetstream::message::StreamMessage;
 use gtt_gateway::config::Settings;
-use gtt_gateway::local_nats::{LocalNats, NatsOptions};
 use gtt_gateway::startup::Application;
 use gtt_gateway::webhook::token::TokenKeys;
 use secrecy::SecretString;
@@ -18,10 +19,10 @@ pub const SECRET: &str = "test-callback-secret-0123456789abcdef";
 pub const NS: &str = "142033";
 
 pub fn free_port() -> u16 {
-    gtt_gateway::local_nats::free_port().unwrap()
+    nats_harness::free_port().unwrap()
 }
 
-/// A private JetStream server for one test (see `gtt_gateway::local_nats`).
+/// A private JetStream server for one test (see `nats_harness`).
 pub struct NatsServer(LocalNats);
 
 impl NatsServer {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use gtt_gateway::sandbox::{DeliveryConfig, SandboxConfig};
+use gtt_sandbox::{DeliveryConfig, SandboxConfig};
 
 #[tokio::test]
 async fn outage_answers_503_everywhere_and_pauses_deliveries() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gtt_gateway::sandbox::{DeliveryConfig, Sandbox, SandboxConfig};
+use gtt_sandbox::{DeliveryConfig, Sandbox, SandboxConfig};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;

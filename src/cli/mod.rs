@@ -1,0 +1,108 @@
+//! The `gtt-gateway` command line: parsing, the one async runtime, and one module per
+//! subcommand. Configuration errors exit with 78 (sysexits `EX_CONFIG`) and name the key.
+
+mod callback_url;
+mod check_config;
+#[cfg(feature = "demo")]
+mod demo;
+mod healthcheck;
+mod serve;
+mod subscriptions;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+
+/// Exit code for configuration errors (sysexits EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(
+    name = "gtt-gateway",
+    version,
+    about = "GTT EnvisionDX webhook gateway to NATS JetStream"
+)]
+struct Cli {
+    /// TOML config file (default: $GTT_GATEWAY_CONFIG, else built-in defaults + environment).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (HTTP ingest + NATS publishing) until SIGTERM or Ctrl-C.
+    Serve,
+    /// Print the callback URL (with its capability token) to register at GTT by hand.
+    CallbackUrl(callback_url::Args),
+    /// Validate the configuration and exit (non-zero, naming the key, when invalid).
+    CheckConfig,
+    /// Exit 0 when the gateway's /healthz answers 200 (for container HEALTHCHECKs; no curl needed).
+    Healthcheck(healthcheck::Args),
+    /// Inspect or fix the webhook subscriptions at GTT.
+    Subscriptions {
+        #[command(subcommand)]
+        action: subscriptions::Action,
+    },
+    /// The embedded default: GTT sandbox + gateway + registrar + ticket traffic, with a live
+    /// tail of the events read back from NATS (what running with no arguments does).
+    #[cfg(feature = "demo")]
+    Demo,
+    /// Run the GTT sandbox alone (a stand-in for GTT's API, for tests and experiments).
+    #[cfg(feature = "demo")]
+    Sandbox(demo::SandboxArgs),
+}
+
+/// Parse the command line and run the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = cli.config.as_deref();
+    match cli.command.unwrap_or_else(|| default_command(config)) {
+        Command::Serve => serve::run(config),
+        Command::CallbackUrl(args) => callback_url::run(config, &args),
+        Command::CheckConfig => check_config::run(config),
+        Command::Healthcheck(args) => healthcheck::run(&args),
+        Command::Subscriptions { action } => subscriptions::run(config, action),
+        #[cfg(feature = "demo")]
+        Command::Demo => demo::run_demo(),
+        #[cfg(feature = "demo")]
+        Command::Sandbox(args) => demo::run_sandbox(args),
+    }
+}
+
+/// Without a command: the demo when nothing is configured (and this build has it), else `serve`.
+fn default_command(config: Option<&Path>) -> Command {
+    let configured = config.is_some() || std::env::var_os(crate::config::CONFIG_ENV).is_some();
+    #[cfg(feature = "demo")]
+    if !configured {
+        return Command::Demo;
+    }
+    let _ = configured;
+    Command::Serve
+}
+
+/// The settings, or the exit code after printing what is wrong with them.
+fn load_settings(config: Option<&Path>) -> Result<Settings, ExitCode> {
+    Settings::load(config).map_err(|e| {
+        eprintln!("gtt-gateway: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// Run `work` on the process's async runtime (multi-threaded, every driver enabled).
+fn block_on(work: impl Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("gtt-gateway: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! `gtt-gateway subscriptions list|sync|prune`: the webhooks at GTT, as the registrar sees them.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::metrics::Metrics;
+use crate::registrar::{Change, Registrar, redact_url};
+
+#[derive(Subcommand)]
+pub(super) enum Action {
+    /// List the webhooks GTT has in the configured namespaces (tokens redacted).
+    List,
+    /// Create missing webhooks and fix wrong ones.
+    Sync {
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Like sync, and also delete our own webhooks that are no longer configured.
+    Prune {
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
+    let settings = match super::load_settings(config) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let missing = settings.registrar_missing();
+    if !missing.is_empty() {
+        eprintln!(
+            "gtt-gateway: invalid configuration: {}: required to manage subscriptions",
+            missing.join(", ")
+        );
+        return ExitCode::from(super::EXIT_CONFIG);
+    }
+    let metrics = Metrics::new();
+    let client = crate::startup::gtt_client(&settings, &metrics);
+    let Some(registrar) = Registrar::new(&settings, client, metrics) else {
+        return ExitCode::from(super::EXIT_CONFIG);
+    };
+    super::block_on(async {
+        let result = match action {
+            Action::List => registrar.list().await.map(|rows| print_list(&rows)),
+            Action::Sync { dry_run } => registrar
+                .sync_once(false, dry_run)
+                .await
+                .map(|c| print_changes(&c, dry_run)),
+            Action::Prune { dry_run } => registrar
+                .sync_once(true, dry_run)
+                .await
+                .map(|c| print_changes(&c, dry_run)),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gtt-gateway: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn print_list(rows: &[crate::registrar::Listed]) {
+    println!(
+        "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} URL",
+        "NAMESPACE", "NAME", "OURS", "KIND", "VERSION", "ACTION"
+    );
+    for row in rows {
+        let w = &row.webhook;
+        let ours = match (row.ours, row.correct) {
+            (true, true) => "yes",
+            (true, false) => "WRONG",
+            (false, _) => "no",
+        };
+        println!(
+            "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} {}",
+            row.namespace,
+            w.name,
+            ours,
+            w.spec.kind,
+            w.spec.version,
+            w.spec.action,
+            redact_url(&w.spec.url)
+        );
+    }
+}
+
+fn print_changes(changes: &[Change], dry_run: bool) {
+    let suffix = if dry_run { " (dry run)" } else { "" };
+    for change in changes {
+        println!(
+            "{:<12} {:<40} {}{suffix}",
+            change.namespace(),
+            change.name(),
+            change.verb()
+        );
+    }
+}
