@@ -8,9 +8,9 @@ use async_nats::jetstream::{self, consumer, stream::Stream};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::app::Application;
 use crate::config::Settings;
 use crate::metrics::{Metrics, Outcome};
-use crate::startup::Application;
 use gtt_sandbox::{Sandbox, SandboxConfig, TrafficConfig, spawn_traffic};
 use nats_harness::{self as local_nats, LocalNats};
 
@@ -42,8 +42,8 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     )?;
     let stream_name = settings.nats.stream.clone();
     let app = Application::build(settings).await?;
-    let metrics = app.state().metrics.clone();
-    let state = app.state().clone();
+    let metrics = app.gateway().metrics.clone();
+    let gateway = app.gateway().clone();
     println!("gtt-gateway demo");
     println!("  GTT sandbox   {}", sandbox.base_url());
     println!(
@@ -52,7 +52,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     );
     println!("  NATS          {nats_url}, stream {stream_name}, subjects gtt.>");
     println!("  Ctrl-C stops. Events below are read back from JetStream.\n");
-    let gateway = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
     // Tail from before the first ticket, once the webhooks are registered, so nothing is missed.
     let js = jetstream::new(async_nats::connect(server_list(&nats_url)).await?);
@@ -61,7 +61,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     };
     let wanted = (NAMESPACES.len() * 2) as i64;
     let registered = async {
-        while !state.is_ready() || metrics.subscriptions_in_place() < wanted {
+        while !gateway.is_ready() || metrics.subscriptions_in_place() < wanted {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
@@ -85,7 +85,7 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     tail(messages, &metrics, &sandbox, &shutdown).await;
     shutdown.cancel();
     let _ = traffic.await;
-    gateway.await??;
+    running.await??;
     sandbox.shutdown().await;
     Ok(())
 }

@@ -1,14 +1,35 @@
-//! The one path from an authenticated resource to a stored event, shared by the webhook
-//! endpoint and the poller: prepare (normalize, id, subject) -> compare with the known ticket
-//! state (`changes`) -> publish and await the PubAck -> remember the new state.
+//! The ingest pipeline: the one path from an authenticated resource to a stored event, for
+//! callbacks and polled cases alike. It holds the publisher and the ticket store side by side:
+//!
+//! prepare (normalize, id, subject; [`gtt_core::event`]) -> compare with the ticket's known state
+//! (`changes`; [`gtt_core::changes`]) -> fit NATS's `max_payload` -> publish and await the PubAck
+//! -> remember the new state.
+//!
 //! Bodies that cannot become events are published as dead letters instead, and an event too
-//! large for NATS's `max_payload` loses its `raw` copy (flagged) or becomes a dead letter.
+//! large for `max_payload` loses its `raw` copy (flagged) or becomes a `too_large` dead letter.
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use gtt_core::changes::{CaseRecord, Comparison, compare};
+use gtt_core::event::{DeadLetterReason, EventContext, Origin, RawCopy, dead_letter, prepare};
 
-use crate::event::{DeadLetterReason, EventContext, Prepared, RawCopy, dead_letter, prepare};
-use crate::publish::{Outgoing, PublishError, Publisher, deadletter_headers, event_headers};
-use crate::tickets::{CaseRecord, Comparison, TicketStore, case_state};
+use crate::config::Settings;
+use crate::nats::{
+    Outgoing, PublishError, Publisher, TicketStore, deadletter_headers, event_headers,
+};
+
+/// How a resource arrived: its route (which its token authorized, or the poller's), how the
+/// gateway learned of it, and request headers passed on to the message.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub namespace: &'a str,
+    pub kind: &'a str,
+    pub action: &'a str,
+    pub origin: Origin,
+    pub at: DateTime<Utc>,
+    pub traceparent: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+}
 
 /// What was stored.
 #[derive(Debug, Clone)]
@@ -21,114 +42,149 @@ pub struct Ingested {
     pub dead_letter: Option<DeadLetterReason>,
 }
 
-/// Request details passed through to the message headers.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Origin<'a> {
-    pub traceparent: Option<&'a str>,
-    pub content_type: Option<&'a str>,
+/// The pipeline; cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    publisher: Publisher,
+    tickets: TicketStore,
+    /// `gtt.api_url` without a trailing slash: the base of every event's `source`.
+    api_url: String,
+    subject_prefix: String,
+    zone: chrono_tz::Tz,
 }
 
-/// Store `body` as an event (or a dead letter). `Ok` only once JetStream has stored it.
-pub async fn ingest(
-    publisher: &Publisher,
-    ctx: &EventContext<'_>,
-    body: Bytes,
-    origin: Origin<'_>,
-) -> Result<Ingested, PublishError> {
-    let prepared = match prepare(ctx, &body) {
-        Ok(prepared) => prepared,
-        Err(reason) => return store_dead_letter(publisher, ctx, body, reason, origin).await,
-    };
-    let tickets = publisher.tickets();
-    // Case events carry `changes` against the last known state of the ticket.
-    let mut remember = None;
-    let changes = match &prepared.case {
-        Some(case) => {
-            let data = case_state(case);
-            let time = prepared.change_time;
-            let previous = tickets.previous(ctx.namespace, &prepared.name).await;
-            match TicketStore::compare(previous.as_ref(), &data, time, ctx.received_at) {
-                Comparison::First => {
-                    remember = Some((data, time));
-                    None
-                }
-                Comparison::Changed(changes) => {
-                    remember = Some((data, time));
-                    Some(changes)
-                }
-                Comparison::Stale => None,
-            }
+impl Pipeline {
+    pub fn new(publisher: Publisher, tickets: TicketStore, settings: &Settings) -> Self {
+        Self {
+            publisher,
+            tickets,
+            api_url: settings.gtt.api_url.as_str().trim_end_matches('/').into(),
+            subject_prefix: settings.nats.subject_prefix.clone(),
+            zone: settings.gtt.zone,
         }
-        None => None,
-    };
-    let headers = event_headers(origin.traceparent);
-    // Both copies of the case (normalized and `raw`) if they fit NATS's max_payload, else the
-    // normalized event alone (flagged), else the body as a `too_large` dead letter.
-    let mut payload = prepared.payload(changes.as_deref(), RawCopy::Included);
-    if !publisher.fits(&headers, &prepared.id, payload.len()) {
-        payload = prepared.payload(changes.as_deref(), RawCopy::Omitted);
-        if !publisher.fits(&headers, &prepared.id, payload.len()) {
-            let reason = DeadLetterReason::TooLarge;
-            return store_dead_letter(publisher, ctx, body, reason, origin).await;
-        }
-        tracing::info!(event.id = %prepared.id, "Event stored without its raw copy to fit max_payload");
     }
-    let Prepared {
-        id, subject, name, ..
-    } = prepared;
-    let stored = publisher
-        .publish(Outgoing {
-            subject: subject.clone(),
-            id: &id,
-            headers,
-            payload: Bytes::from(payload),
-        })
-        .await?;
-    if !stored.duplicate
-        && let Some((data, time)) = remember
-    {
-        let record = CaseRecord {
-            event_id: id.clone(),
-            time,
-            data,
+
+    /// The time zone GTT's zone-less timestamps are read in.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.zone
+    }
+
+    /// Whether events can be stored now (see [`Publisher::is_ready`]).
+    pub fn is_ready(&self) -> bool {
+        self.publisher.is_ready()
+    }
+
+    /// How long publishing has been failing without a break, and the last reason, if it is.
+    pub fn failing_for(&self) -> Option<(std::time::Duration, &'static str)> {
+        self.publisher.failing_for()
+    }
+
+    /// Store `body` as an event (or a dead letter). `Ok` only once JetStream has stored it.
+    pub async fn ingest(
+        &self,
+        received: &Received<'_>,
+        body: Bytes,
+    ) -> Result<Ingested, PublishError> {
+        let ctx = EventContext {
+            namespace: received.namespace,
+            kind: received.kind,
+            action: received.action,
+            origin: received.origin,
+            api_url: &self.api_url,
+            subject_prefix: &self.subject_prefix,
+            zone: self.zone,
+            received_at: received.at,
         };
-        tickets.record(ctx.namespace, &name, &record).await;
-    }
-    Ok(Ingested {
-        id,
-        subject,
-        duplicate: stored.duplicate,
-        dead_letter: None,
-    })
-}
-
-async fn store_dead_letter(
-    publisher: &Publisher,
-    ctx: &EventContext<'_>,
-    body: Bytes,
-    reason: DeadLetterReason,
-    origin: Origin<'_>,
-) -> Result<Ingested, PublishError> {
-    let letter = dead_letter(ctx, &body, reason);
-    let headers = deadletter_headers(
-        reason.as_str(),
-        ctx.kind,
-        ctx.action,
-        origin.content_type,
-        origin.traceparent,
-    );
-    let stored = publisher
-        .publish(Outgoing {
-            subject: letter.subject.clone(),
-            id: &letter.id,
-            headers,
-            payload: body,
+        let prepared = match prepare(&ctx, &body) {
+            Ok(prepared) => prepared,
+            Err(reason) => return self.dead_letter(&ctx, received, body, reason).await,
+        };
+        // A case event carries `changes` against the ticket's last known state; a stale one
+        // (arrived after a newer one) neither has them nor replaces the known state.
+        let mut record = prepared
+            .case
+            .as_ref()
+            .map(|case| CaseRecord::new(prepared.id.clone(), case, prepared.change_time));
+        let changes = match &record {
+            Some(new) => {
+                let previous = self.tickets.previous(ctx.namespace, &prepared.name).await;
+                match compare(previous.as_ref(), new, received.at) {
+                    Comparison::First => None,
+                    Comparison::Changed(changes) => Some(changes),
+                    Comparison::Stale => {
+                        record = None;
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let headers = event_headers(received.traceparent);
+        // Both copies of the case (normalized and `raw`) if they fit NATS's max_payload, else
+        // the normalized event alone (flagged), else the body as a `too_large` dead letter.
+        let fits = |payload: &[u8]| self.publisher.fits(&headers, &prepared.id, payload.len());
+        let mut payload = prepared.payload(changes.as_deref(), RawCopy::Included);
+        if !fits(&payload) {
+            payload = prepared.payload(changes.as_deref(), RawCopy::Omitted);
+            if !fits(&payload) {
+                let reason = DeadLetterReason::TooLarge;
+                return self.dead_letter(&ctx, received, body, reason).await;
+            }
+            tracing::info!(event.id = %prepared.id, "Event stored without its raw copy to fit max_payload");
+        }
+        let stored = self
+            .publisher
+            .publish(Outgoing {
+                subject: prepared.subject.clone(),
+                id: &prepared.id,
+                headers,
+                payload: Bytes::from(payload),
+            })
+            .await?;
+        if !stored.duplicate
+            && let Some(record) = record
+        {
+            self.tickets
+                .record(ctx.namespace, &prepared.name, &record)
+                .await;
+        }
+        Ok(Ingested {
+            id: prepared.id,
+            subject: prepared.subject,
+            duplicate: stored.duplicate,
+            dead_letter: None,
         })
-        .await?;
-    Ok(Ingested {
-        id: letter.id,
-        subject: letter.subject,
-        duplicate: stored.duplicate,
-        dead_letter: Some(reason),
-    })
+    }
+
+    async fn dead_letter(
+        &self,
+        ctx: &EventContext<'_>,
+        received: &Received<'_>,
+        body: Bytes,
+        reason: DeadLetterReason,
+    ) -> Result<Ingested, PublishError> {
+        let letter = dead_letter(ctx, &body, reason);
+        let headers = deadletter_headers(
+            reason.as_str(),
+            ctx.kind,
+            ctx.action,
+            received.content_type,
+            received.traceparent,
+        );
+        let stored = self
+            .publisher
+            .publish(Outgoing {
+                subject: letter.subject.clone(),
+                id: &letter.id,
+                headers,
+                payload: body,
+            })
+            .await?;
+        Ok(Ingested {
+            id: letter.id,
+            subject: letter.subject,
+            duplicate: stored.duplicate,
+            dead_letter: Some(reason),
+        })
+    }
 }

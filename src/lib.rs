@@ -1,36 +1,49 @@
-//! gtt-gateway: receives GTT EnvisionDX webhook callbacks, authenticates them, normalizes them
-//! into CloudEvents and publishes them durably on NATS JetStream.
+//! gtt-gateway: receives GTT EnvisionDX ticket callbacks, authenticates them, normalizes them
+//! into CloudEvents and publishes them durably on NATS JetStream; registers its own webhook
+//! subscriptions at GTT, and polls GTT for what webhooks miss.
 //!
-//! Map of the crate:
-//! - [`config`]: settings (TOML + env), validated at load time.
-//! - [`webhook`]: the ingest endpoint; [`webhook::auth`], [`webhook::token`] and
-//!   [`webhook::verify`] authenticate callbacks.
-//! - [`normalize`]: GTT case resources to the documented `data` fields (pure).
-//! - [`event`]: the CloudEvent, its deterministic id and subject, dead letters (pure).
-//! - [`publish`]: JetStream connection, stream management, publish-and-await-ack;
-//!   [`publish::subjects`] owns the subject scheme.
-//! - [`health`], [`metrics`], [`error`]: the operations surface and HTTP error answers.
-//! - [`server`]: the HTTP/1.1 listener: connection cap, header and idle timeouts, head limits.
-//! - [`startup`], [`state`], [`shutdown`], [`telemetry`]: wiring and lifecycle.
+//! The pure work (normalization, the event and its id, subjects, changes, tokens, signatures)
+//! is the [`gtt_core`] crate; this crate does the I/O around it. Map:
+//!
+//! - [`cli`]: the command line, one module per subcommand (the binary only calls
+//!   [`cli::main`]).
+//! - [`config`]: settings from defaults, a TOML file and the environment, one module per
+//!   section, checked and parsed once.
+//! - [`app`]: builds the gateway from the settings and runs it until shutdown.
+//! - [`http`]: the HTTP server and its limits, the callback endpoint, `/healthz`, `/readyz`,
+//!   `/metrics`, error answers.
+//! - [`auth`]: callback authentication (route, capability token, body signature).
+//! - [`ingest`]: the pipeline from an authenticated resource to a stored event, shared by
+//!   callbacks and the poller.
+//! - [`nats`]: the connection, the stream and bucket keeper, the publisher, ticket records and
+//!   leases in the bucket.
+//! - [`gtt`]: GTT's API: OAuth2 tokens, the REST client, resource shapes.
+//! - [`registrar`]: keeps GTT's webhook subscriptions as configured.
+//! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
+//! - [`metrics`], [`telemetry`]: Prometheus metrics; logs and traces.
+//! - [`backoff`], [`shutdown`], [`throttle`]: retries with jittered backoff, the shutdown
+//!   signal, rate-limited warnings.
+//! - `demo` (feature `demo`): the embedded default, with the GTT sandbox and a private
+//!   nats-server.
+//!
+//! Words, one meaning each: a *callback* is GTT calling us; a *webhook* is GTT's subscription
+//! resource that makes it call; *ingest* is the pipeline; a ticket's *record* is its last known
+//! state in the bucket; *origin* is how the gateway learned of a change (`webhook`, `poll`).
 
+pub mod app;
+pub mod auth;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
-pub mod error;
-pub mod event;
 pub mod gtt;
-pub mod health;
+pub mod http;
 pub mod ingest;
 pub mod metrics;
-pub mod normalize;
-pub mod publish;
+pub mod nats;
 pub mod reconcile;
 pub mod registrar;
-pub mod server;
 pub mod shutdown;
-pub mod startup;
-pub mod state;
 pub mod telemetry;
-pub mod tickets;
-pub mod webhook;
+pub mod throttle;

@@ -234,7 +234,7 @@ impl Metrics {
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         // Every reason from the start, so alerts see a zero before the first failure.
-        for reason in crate::publish::PublishError::REASONS {
+        for reason in crate::nats::PublishError::REASONS {
             publish_failures.with_label_values(&[reason]);
         }
         Self {

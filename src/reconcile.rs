@@ -1,7 +1,7 @@
-//! The polling fallback: per namespace, list the cases GTT changed since a stored watermark
-//! (minus an overlap for clock skew), page through them and store each through the same path
-//! as webhooks ([`crate::ingest`]) with `gttorigin = poll` and the same ids, so a change that a
-//! webhook already delivered is a JetStream duplicate, not a second event.
+//! The polling fallback (`[reconcile]`): per namespace, a *poll* lists the cases GTT changed
+//! since a stored watermark (minus an overlap for clock skew), pages through them and stores each
+//! through the ingest pipeline, like a callback, with `gttorigin = poll` and the same ids, so a
+//! change that a webhook already delivered is a JetStream duplicate, not a second event.
 //!
 //! One replica polls each namespace at a time (a lease in the ticket-state bucket); the
 //! watermark survives restarts there too. Polling sees each case's *current* state: a change
@@ -12,30 +12,30 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use rand::Rng;
+use gtt_core::changes::believable;
+use gtt_core::event::Origin;
+use gtt_core::normalize::parse_timestamp;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::Backoff;
 use crate::config::{ReconcileSettings, Settings};
-use crate::event::{EventContext, Origin, believable};
 use crate::gtt::GttClient;
-use crate::ingest::{self, Ingested};
+use crate::ingest::{Ingested, Pipeline, Received};
 use crate::metrics::Metrics;
-use crate::normalize::parse_timestamp;
-use crate::publish::Publisher;
-use crate::state::IngestSettings;
+use crate::nats::{BucketError, Leases};
 
-/// Longest pause after repeated failures.
+/// Longest pause after repeated failures (or the interval, when longer).
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The poller of every configured namespace.
 #[derive(Clone)]
 pub struct Reconciler {
     client: GttClient,
-    publisher: Publisher,
+    pipeline: Pipeline,
+    leases: Leases,
     settings: ReconcileSettings,
-    ingest: IngestSettings,
     namespaces: Vec<String>,
     metrics: Metrics,
     /// This replica's name in leases.
@@ -56,24 +56,25 @@ pub enum PollError {
     #[error("GTT: {0}")]
     Gtt(#[from] crate::gtt::GttError),
     #[error("publish: {0}")]
-    Publish(#[from] crate::publish::PublishError),
-    #[error("state: {0}")]
-    State(#[from] crate::tickets::StateError),
+    Publish(#[from] crate::nats::PublishError),
+    #[error("{0}")]
+    Bucket(#[from] BucketError),
 }
 
 impl Reconciler {
     pub fn new(
         settings: &Settings,
         client: GttClient,
-        publisher: Publisher,
+        pipeline: Pipeline,
+        leases: Leases,
         metrics: Metrics,
     ) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "gateway".into());
         Self {
             client,
-            publisher,
+            pipeline,
+            leases,
             settings: settings.reconcile.clone(),
-            ingest: IngestSettings::from_settings(settings),
             namespaces: settings
                 .namespaces
                 .iter()
@@ -96,10 +97,14 @@ impl Reconciler {
     }
 
     async fn run_namespace(&self, namespace: &str, shutdown: CancellationToken) {
-        let mut failures: u32 = 0;
+        let interval = self.settings.interval;
+        let mut backoff = Backoff::jittered(
+            interval,
+            interval.saturating_mul(64).min(MAX_BACKOFF.max(interval)),
+        );
         let mut last_success: Option<Instant> = None;
         loop {
-            let pause = if !self.publisher.is_ready() || !self.publisher.tickets().is_attached() {
+            let pause = if !self.pipeline.is_ready() || !self.leases.is_available() {
                 Duration::from_millis(500)
             } else {
                 match self.turn(namespace).await {
@@ -109,7 +114,7 @@ impl Reconciler {
                     }
                     Ok(Some((started, report))) => {
                         self.count(namespace, "ok");
-                        failures = 0;
+                        backoff.reset();
                         last_success = Some(started);
                         if report.recovered > 0 {
                             tracing::info!(
@@ -123,14 +128,8 @@ impl Reconciler {
                     }
                     Err(e) => {
                         self.count(namespace, "error");
-                        failures = failures.saturating_add(1);
                         tracing::warn!(namespace, error = %e, "Poll failed; backing off");
-                        let backoff = self
-                            .settings
-                            .interval
-                            .saturating_mul(1 << failures.min(6))
-                            .min(MAX_BACKOFF.max(self.settings.interval));
-                        backoff.mul_f64(rand::rng().random_range(0.5..1.0))
+                        backoff.fail()
                     }
                 }
             };
@@ -145,10 +144,7 @@ impl Reconciler {
                 .await
                 .is_none()
             {
-                self.publisher
-                    .tickets()
-                    .release_lease(namespace, &self.instance)
-                    .await;
+                self.leases.release(namespace, &self.instance).await;
                 return;
             }
         }
@@ -163,9 +159,9 @@ impl Reconciler {
 
     /// Poll once if this replica holds (or takes) the namespace's lease.
     async fn turn(&self, namespace: &str) -> Result<Option<(Instant, PollReport)>, PollError> {
-        let tickets = self.publisher.tickets();
-        if !tickets
-            .acquire_lease(namespace, &self.instance, self.settings.lease_ttl)
+        if !self
+            .leases
+            .acquire(namespace, &self.instance, self.settings.lease_ttl)
             .await?
         {
             return Ok(None);
@@ -177,10 +173,10 @@ impl Reconciler {
 
     /// List everything changed since the watermark (minus the overlap) and store it.
     pub async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
-        let tickets = self.publisher.tickets();
         let poll_started = Utc::now();
         // A watermark too far ahead to be believed would hide every later change: start over.
-        let watermark = match tickets
+        let watermark = match self
+            .leases
             .watermark(namespace)
             .await?
             .and_then(|at| believable(at, poll_started))
@@ -191,7 +187,7 @@ impl Reconciler {
         let since = watermark - to_chrono(self.settings.overlap);
         // GTT's own timestamp form, in the zone its zone-less timestamps are read in.
         let since_text = since
-            .with_timezone(&self.ingest.zone)
+            .with_timezone(&self.pipeline.zone())
             .format("%Y-%m-%d %H:%M:%S")
             .to_string();
         let mut report = PollReport::default();
@@ -218,7 +214,7 @@ impl Reconciler {
             for item in &page.items {
                 report.seen += 1;
                 let parsed: Value = serde_json::from_str(item.get()).unwrap_or_default();
-                if let Some(at) = updated_at(&parsed, self.ingest.zone)
+                if let Some(at) = updated_at(&parsed, self.pipeline.zone())
                     .and_then(|at| believable(at, poll_started))
                 {
                     newest = newest.max(at);
@@ -239,7 +235,7 @@ impl Reconciler {
                 _ => break,
             }
         }
-        tickets.set_watermark(namespace, newest).await?;
+        self.leases.set_watermark(namespace, newest).await?;
         Ok(report)
     }
 
@@ -251,17 +247,16 @@ impl Reconciler {
         action: &str,
     ) -> Result<Ingested, PollError> {
         let body = Bytes::copy_from_slice(item.get().as_bytes());
-        let ctx = EventContext {
+        let received = Received {
             namespace,
             kind: "case",
             action,
             origin: Origin::Poll,
-            api_url: &self.ingest.api_url,
-            subject_prefix: &self.ingest.subject_prefix,
-            zone: self.ingest.zone,
-            received_at: Utc::now(),
+            at: Utc::now(),
+            traceparent: None,
+            content_type: None,
         };
-        Ok(ingest::ingest(&self.publisher, &ctx, body, ingest::Origin::default()).await?)
+        Ok(self.pipeline.ingest(&received, body).await?)
     }
 }
 

@@ -8,18 +8,18 @@
 
 use std::time::Duration;
 
-use rand::Rng;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
+use crate::backoff::Backoff;
 use crate::config::{Settings, Subscription};
 use crate::gtt::types::{Webhook, WebhookSpec};
 use crate::gtt::{GttClient, GttError};
 use crate::metrics::Metrics;
-use crate::webhook::token::TokenKeys;
+use gtt_core::token::TokenKeys;
 
-/// First retry delay after a failed sync; doubles up to the interval.
+/// Half the first retry delay after a failed sync; doubles up to the interval.
 const MIN_RETRY: Duration = Duration::from_secs(1);
 
 /// One change the registrar makes (or would make, in a dry run).
@@ -94,7 +94,7 @@ impl Registrar {
         let public_url = settings.callbacks.public_url.clone()?;
         Some(Self {
             client,
-            keys: TokenKeys::new(settings.callbacks.all_secrets()),
+            keys: settings.callbacks.keys(),
             public_url,
             namespaces: settings
                 .namespaces
@@ -268,11 +268,11 @@ impl Registrar {
     /// Sync now and every interval until `shutdown`; while GTT fails, retry sooner with
     /// exponential backoff and jitter. Never deletes anything on the way out.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut failures: u32 = 0;
+        let mut backoff = Backoff::jittered(MIN_RETRY, self.interval);
         loop {
             let pause = match self.sync_once(self.prune, false).await {
                 Ok(changes) => {
-                    failures = 0;
+                    backoff.reset();
                     let changed = changes
                         .iter()
                         .filter(|c| !matches!(c, Change::Keep { .. }))
@@ -284,14 +284,7 @@ impl Registrar {
                     );
                     self.interval
                 }
-                Err(_) => {
-                    failures = failures.saturating_add(1);
-                    let backoff = MIN_RETRY
-                        .saturating_mul(1 << failures.min(16))
-                        .min(self.interval);
-                    let jitter = rand::rng().random_range(0.5..1.0);
-                    backoff.mul_f64(jitter)
-                }
+                Err(_) => backoff.fail(),
             };
             if shutdown
                 .run_until_cancelled(tokio::time::sleep(pause))

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::webhook::token::{MAX_SEGMENT_BYTES, TokenKeys, is_route_segment};
+use gtt_core::token::{MAX_SEGMENT_BYTES, is_route_segment};
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -33,7 +33,7 @@ pub(super) fn run(config: Option<&Path>, args: &Args) -> ExitCode {
             args.namespace
         );
     }
-    let keys = TokenKeys::new(settings.callbacks.all_secrets());
+    let keys = settings.callbacks.keys();
     println!(
         "{}",
         keys.callback_url(public_url, &args.namespace, &args.kind, &args.action)

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::startup::Application;
+use crate::app::Application;
 
 pub(super) fn run(config: Option<&Path>) -> ExitCode {
     let settings = match super::load_settings(config) {

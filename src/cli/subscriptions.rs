@@ -40,7 +40,7 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
         return ExitCode::from(super::EXIT_CONFIG);
     }
     let metrics = Metrics::new();
-    let client = crate::startup::gtt_client(&settings, &metrics);
+    let client = crate::gtt::GttClient::from_settings(&settings, &metrics);
     let Some(registrar) = Registrar::new(&settings, client, metrics) else {
         return ExitCode::from(super::EXIT_CONFIG);
     };

@@ -12,7 +12,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use url::Url;
 
-use super::token::{TokenError, TokenSource, transport_error};
+use super::oauth::{TokenError, TokenSource, transport_error};
 use super::types::{ListPage, Webhook};
 use crate::metrics::Metrics;
 
@@ -82,6 +82,24 @@ impl GttClient {
             tokens,
             metrics,
         }
+    }
+
+    /// The client `[gtt]` describes (API base, OAuth2 credentials), with its own token source.
+    pub fn from_settings(settings: &crate::config::Settings, metrics: &Metrics) -> Self {
+        let http = Self::http_client();
+        let tokens = TokenSource::new(
+            http.clone(),
+            settings.gtt.auth_url.clone(),
+            settings.gtt.client_id.clone(),
+            settings.gtt.client_secret.clone(),
+            metrics.clone(),
+        );
+        Self::new(
+            settings.gtt.api_url.clone(),
+            Arc::new(tokens),
+            http,
+            metrics.clone(),
+        )
     }
 
     /// The HTTP client shared by the token source and the API client.

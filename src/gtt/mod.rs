@@ -1,11 +1,11 @@
-//! Everything the gateway assumes about GTT's API lives here: the OAuth2 token client
-//! ([`token`]), the typed REST client ([`client`]) and the resource shapes ([`types`]).
+//! Everything the gateway assumes about GTT's API lives here: the OAuth2 client-credentials
+//! tokens ([`oauth`]), the typed REST client ([`client`]) and the resource shapes ([`types`]).
 //! What GTT does not document is listed in `docs/gtt-assumptions.md`; the sandbox implements
 //! the same assumptions.
 
 pub mod client;
-pub mod token;
+pub mod oauth;
 pub mod types;
 
 pub use client::{GttClient, GttError};
-pub use token::{TokenError, TokenSource};
+pub use oauth::{TokenError, TokenSource};

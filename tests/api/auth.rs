@@ -12,8 +12,7 @@ const NEW: &str = "new-callback-secret-0123456789";
 
 #[tokio::test]
 async fn token_rotation_accepts_previous_secret_until_it_is_removed() {
-    let old_token =
-        gtt_gateway::webhook::token::TokenKeys::new(vec![secret(OLD)]).token(NS, "case", "create");
+    let old_token = gtt_core::token::TokenKeys::new(vec![secret(OLD)]).token(NS, "case", "create");
     let nats = NatsServer::start();
     let mut settings = test_settings(&nats.url(), "");
     settings.callbacks.secret = Some(secret(NEW));
@@ -25,7 +24,7 @@ async fn token_rotation_accepts_previous_secret_until_it_is_removed() {
     );
     let new_url = app.hook_url(NS, "case", "create");
     assert!(new_url.ends_with(
-        &gtt_gateway::webhook::token::TokenKeys::new(vec![secret(NEW)]).token(NS, "case", "create")
+        &gtt_core::token::TokenKeys::new(vec![secret(NEW)]).token(NS, "case", "create")
     ));
     let r1 = app
         .http
@@ -138,9 +137,11 @@ async fn standard_webhooks_spec_vector_against_verifier() {
         "[callbacks]\nsecret = \"{SECRET}\"\n[callbacks.signature]\nscheme = \"standard-webhooks\"\nsecrets = [\"{WHSEC}\"]\n"
     ))
     .unwrap();
-    let verifier = gtt_gateway::webhook::auth::build_verifier(&settings.callbacks.signature)
-        .unwrap()
-        .unwrap();
+    let verifier = settings
+        .callbacks
+        .signature
+        .verifier()
+        .expect("built at load");
     let mut headers = axum::http::HeaderMap::new();
     headers.insert(
         "webhook-id",

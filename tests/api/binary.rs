@@ -326,12 +326,9 @@ async fn subscriptions_cli_against_the_sandbox() {
         );
         assert!(row.ends_with("/<token>"), "token redacted: {row}");
     }
-    assert!(
-        !listed.contains(
-            &gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
-                .token(NS, "case", "create")
-        )
-    );
+    assert!(!listed.contains(
+        &gtt_core::token::TokenKeys::new(vec![secret(SECRET)]).token(NS, "case", "create")
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,8 +430,7 @@ async fn traces_are_exported_over_otlp_continuing_the_callers_trace() {
         .unwrap();
     let http = reqwest::Client::new();
     wait_ready(&http, port).await;
-    let token = gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
-        .token(NS, "case", "create");
+    let token = gtt_core::token::TokenKeys::new(vec![secret(SECRET)]).token(NS, "case", "create");
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let resp = http
         .post(format!(

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use gtt_gateway::startup::Application;
+use gtt_gateway::app::Application;
 use nats_harness::LocalCluster;
 use tokio_util::sync::CancellationToken;
 
@@ -149,7 +149,7 @@ async fn survives_stream_leader_kills_on_a_three_node_cluster() {
     // Steady load: each sender posts distinct cases and retries a refused one, as GTT would.
     let log = Arc::new(Mutex::new(Log::default()));
     let stop = CancellationToken::new();
-    let keys = gtt_gateway::webhook::token::TokenKeys::new(settings.callbacks.all_secrets());
+    let keys = settings.callbacks.keys();
     let url = format!(
         "http://{addr}/v1/hooks/gtt/{NS}/case/update/{}",
         keys.token(NS, "case", "update")

@@ -75,8 +75,8 @@ impl Binary {
     /// `/healthz`, then a valid callback, each on a new connection as a new sender would come;
     /// the time each took.
     async fn probe(&self, n: usize) -> (Duration, Duration) {
-        let token = gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
-            .token(NS, "case", "create");
+        let token =
+            gtt_core::token::TokenKeys::new(vec![secret(SECRET)]).token(NS, "case", "create");
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .timeout(Duration::from_secs(10))

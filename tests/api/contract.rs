@@ -176,10 +176,10 @@ async fn openapi_document_matches_the_routes() {
         .cloned()
         .collect();
     let served: BTreeSet<String> = [
-        gtt_gateway::webhook::ROUTE,
-        gtt_gateway::health::HEALTHZ,
-        gtt_gateway::health::READYZ,
-        gtt_gateway::health::METRICS,
+        gtt_gateway::http::CALLBACK_ROUTE,
+        gtt_gateway::http::HEALTHZ,
+        gtt_gateway::http::READYZ,
+        gtt_gateway::http::METRICS,
     ]
     .into_iter()
     .map(String::from)

@@ -420,7 +420,7 @@ fn config_and_callback_url_accept_only_route_segments() {
     }
     let out = callback_url("142033", "case", "create");
     assert!(out.status.success());
-    let keys = gtt_gateway::webhook::token::TokenKeys::new(vec![secret("0123456789abcdef0")]);
+    let keys = gtt_core::token::TokenKeys::new(vec![secret("0123456789abcdef0")]);
     assert_eq!(
         String::from_utf8(out.stdout).unwrap().trim(),
         format!(

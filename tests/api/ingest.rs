@@ -231,7 +231,7 @@ async fn unauthenticated_callbacks_get_401_and_publish_nothing() {
     let body = case_body("CS7", "Open", "intruder");
     let good = app.keys().token(NS, "case", "create");
     let other_secret =
-        gtt_gateway::webhook::token::TokenKeys::new(vec![secret("some-other-secret-0123456789")])
+        gtt_core::token::TokenKeys::new(vec![secret("some-other-secret-0123456789")])
             .token(NS, "case", "create");
     let urls = [
         // wrong token, right shape
@@ -403,7 +403,7 @@ async fn unmanaged_stream_must_exist() {
     let nats = NatsServer::start();
     let mut settings = test_settings(&nats.url(), "");
     settings.nats.manage_stream = false;
-    let app = gtt_gateway::startup::Application::build(settings.clone())
+    let app = gtt_gateway::app::Application::build(settings.clone())
         .await
         .unwrap();
     let result = tokio::time::timeout(

@@ -170,8 +170,7 @@ async fn a_full_stream_refuses_with_503_counts_why_logs_what_to_do_and_turns_unr
     wait_ready(&http, port).await;
     let url = format!(
         "http://127.0.0.1:{port}/v1/hooks/gtt/{NS}/case/update/{}",
-        gtt_gateway::webhook::token::TokenKeys::new(vec![secret(SECRET)])
-            .token(NS, "case", "update")
+        gtt_core::token::TokenKeys::new(vec![secret(SECRET)]).token(NS, "case", "update")
     );
     let post = |n: usize| {
         http.post(&url)

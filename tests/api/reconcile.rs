@@ -241,10 +241,8 @@ async fn two_replicas_poll_each_namespace_once() {
     let settings = gateway_settings(&nats.url(), &gtt, free_port(), extra);
     let mut other = settings.clone();
     other.server.listen = "127.0.0.1:0".parse().unwrap();
-    let replica = gtt_gateway::startup::Application::build(other)
-        .await
-        .unwrap();
-    let replica_metrics = replica.state().metrics.clone();
+    let replica = gtt_gateway::app::Application::build(other).await.unwrap();
+    let replica_metrics = replica.gateway().metrics.clone();
     let token = tokio_util::sync::CancellationToken::new();
     let replica_task = tokio::spawn(replica.run_until_stopped(token.clone()));
     let app = TestApp::spawn_on(nats, settings).await;

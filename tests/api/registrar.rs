@@ -141,8 +141,8 @@ async fn two_gateways_started_together_leave_one_webhook_per_action() {
     let mut a = a;
     a.server.listen = "127.0.0.1:0".parse().unwrap();
     let (app_a, app_b) = tokio::join!(
-        gtt_gateway::startup::Application::build(a),
-        gtt_gateway::startup::Application::build(b)
+        gtt_gateway::app::Application::build(a),
+        gtt_gateway::app::Application::build(b)
     );
     let token = tokio_util::sync::CancellationToken::new();
     let ta = tokio::spawn(app_a.unwrap().run_until_stopped(token.clone()));
@@ -194,7 +194,7 @@ async fn short_lived_tokens_cause_no_failed_gtt_call() {
     let gtt = sandbox(config).await;
     let metrics = gtt_gateway::metrics::Metrics::new();
     let settings = gateway_settings("nats://127.0.0.1:1", &gtt, free_port(), "");
-    let client = gtt_gateway::startup::gtt_client(&settings, &metrics);
+    let client = gtt_gateway::gtt::GttClient::from_settings(&settings, &metrics);
     // Calls spread over several token lifetimes, many at once each round.
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(7) {
@@ -243,8 +243,10 @@ async fn wrong_client_secret_is_a_clear_error_and_a_metric_not_a_crash() {
     );
     assert!(!app.task.is_finished());
     // The error says what is wrong.
-    let client =
-        gtt_gateway::startup::gtt_client(&app.settings, &gtt_gateway::metrics::Metrics::new());
+    let client = gtt_gateway::gtt::GttClient::from_settings(
+        &app.settings,
+        &gtt_gateway::metrics::Metrics::new(),
+    );
     let err = client.list_webhooks(NS).await.unwrap_err().to_string();
     assert!(err.contains("rejected the client credentials"), "{err}");
     assert!(!err.contains("wrong-secret"));

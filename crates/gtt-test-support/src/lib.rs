@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use async_nats::jetstream::message::StreamMessage;
+use gtt_core::token::TokenKeys;
+use gtt_gateway::app::Application;
 use gtt_gateway::config::Settings;
-use gtt_gateway::startup::Application;
-use gtt_gateway::webhook::token::TokenKeys;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -132,7 +132,7 @@ impl TestApp {
     }
 
     pub fn keys(&self) -> TokenKeys {
-        TokenKeys::new(self.settings.callbacks.all_secrets())
+        self.settings.callbacks.keys()
     }
 
     pub fn hook_url(&self, ns: &str, kind: &str, action: &str) -> String {

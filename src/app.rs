@@ -1,0 +1,194 @@
+//! Building and running the gateway: connect NATS, bind the listener, build the pipeline and
+//! the background tasks (stream keeper, registrar, poller), serve until the shutdown token
+//! fires, then stop within the grace period.
+//!
+//! Shutdown order: not ready -> stop accepting -> finish in-flight requests -> drain NATS,
+//! all within `server.shutdown_grace`.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::gtt::GttClient;
+use crate::http::{Gateway, Limits};
+use crate::ingest::Pipeline;
+use crate::metrics::Metrics;
+use crate::nats::{Keeper, Nats, Publisher};
+use crate::reconcile::Reconciler;
+use crate::registrar::Registrar;
+
+/// A built, not yet running gateway.
+pub struct Application {
+    listener: TcpListener,
+    /// `server.max_connections`, lowered to fit the open-files limit.
+    max_connections: usize,
+    gateway: Gateway,
+    publisher: Publisher,
+    keeper: Keeper,
+    settings: Settings,
+    registrar: Option<Registrar>,
+    reconciler: Option<Reconciler>,
+}
+
+impl Application {
+    /// Bind the listener and connect to NATS (the connection is retried in the background, so
+    /// a NATS outage at startup delays readiness, not startup).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let nats = Nats::connect(
+            &settings.nats,
+            settings.server.max_body_bytes,
+            metrics.clone(),
+        )
+        .await
+        .context("NATS connection settings")?;
+        let max_connections = crate::http::server::connection_cap(settings.server.max_connections);
+        let listener = TcpListener::bind(settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        let pipeline = Pipeline::new(nats.publisher.clone(), nats.tickets, &settings);
+        // One GTT client (and token cache) shared by the registrar and the poller.
+        let gtt = GttClient::from_settings(&settings, &metrics);
+        let registrar = settings
+            .registrar
+            .enabled
+            .then(|| enabled("Registrar", settings.registrar_missing()))
+            .flatten()
+            .and_then(|()| Registrar::new(&settings, gtt.clone(), metrics.clone()));
+        let reconciler = settings
+            .reconcile
+            .enabled
+            .then(|| enabled("Polling", settings.reconcile_missing()))
+            .flatten()
+            .map(|()| {
+                Reconciler::new(
+                    &settings,
+                    gtt,
+                    pipeline.clone(),
+                    nats.leases,
+                    metrics.clone(),
+                )
+            });
+        let limits = Limits {
+            max_body_bytes: settings.server.max_body_bytes,
+            request_timeout: settings.server.request_timeout,
+            max_in_flight: settings.server.max_in_flight,
+        };
+        let gateway = Gateway::new(Authenticator::new(&settings), pipeline, metrics, limits);
+        Ok(Self {
+            listener,
+            max_connections,
+            gateway,
+            publisher: nats.publisher,
+            keeper: nats.keeper,
+            settings,
+            registrar,
+            reconciler,
+        })
+    }
+
+    /// The bound address (port 0 in tests becomes the real port here).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// What the request handlers share (readiness, metrics).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// Serve until `shutdown` is cancelled (or NATS cannot be used as configured), then stop
+    /// gracefully.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            max_connections,
+            gateway,
+            publisher,
+            keeper,
+            settings,
+            registrar,
+            reconciler,
+        } = self;
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            namespaces = settings.namespaces.len(),
+            stream = %settings.nats.stream,
+            "gtt-gateway started"
+        );
+        let keeper = {
+            let token = shutdown.clone();
+            tokio::spawn(async move { keeper.run(token).await })
+        };
+        // The registrar runs beside ingest and never blocks it; it deletes nothing on shutdown.
+        let registrar = registrar.map(|r| tokio::spawn(r.run(shutdown.clone())));
+        let reconciler = reconciler.map(|r| tokio::spawn(r.run(shutdown.clone())));
+        let stop_accepting = {
+            let (token, gateway) = (shutdown.clone(), gateway.clone());
+            async move {
+                token.cancelled().await;
+                gateway.begin_shutdown();
+            }
+        };
+        let metrics = gateway.metrics.clone();
+        let server_settings = settings.server.clone();
+        let server = tokio::spawn(async move {
+            crate::http::server::serve(
+                listener,
+                crate::http::router(gateway),
+                &server_settings,
+                max_connections,
+                metrics,
+                stop_accepting,
+            )
+            .await;
+        });
+
+        let mut fatal = None;
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            joined = keeper => {
+                if let Ok(Err(e)) = joined {
+                    tracing::error!(error = format!("{e:#}"), "JetStream cannot be used as configured; stopping");
+                    fatal = Some(e);
+                }
+                shutdown.cancel();
+            }
+        }
+
+        let deadline = Instant::now() + settings.server.shutdown_grace;
+        match tokio::time::timeout_at(deadline.into(), server).await {
+            Ok(Ok(())) => tracing::info!("HTTP server stopped; in-flight requests finished"),
+            Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
+            Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
+        }
+        for task in registrar.into_iter().chain(reconciler) {
+            let _ = tokio::time::timeout_at(deadline.into(), task).await;
+        }
+        if tokio::time::timeout_at(deadline.into(), publisher.drain())
+            .await
+            .is_err()
+        {
+            tracing::warn!("Shutdown grace period over before NATS drained");
+        }
+        tracing::info!("gtt-gateway stopped");
+        fatal.map_or(Ok(()), Err)
+    }
+}
+
+/// `Some(())` when a component that is enabled has every key it needs; else a warning naming
+/// what is missing.
+fn enabled(component: &str, missing: Vec<&'static str>) -> Option<()> {
+    if missing.is_empty() {
+        return Some(());
+    }
+    tracing::warn!(missing = ?missing, "{component} enabled but not configured; it does not run");
+    None
+}

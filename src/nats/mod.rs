@@ -1,0 +1,59 @@
+//! The NATS side, in one place: the connection (one server or a cluster's list), the keeper of
+//! the event stream and the bucket, the publisher, and what lives in the bucket (the ticket
+//! records and the poller's watermarks and leases).
+//!
+//! - `connection`: connect options, reconnects, the client's events;
+//! - [`Publisher`]: publish and await the PubAck, failures classified; `readiness` tracks how
+//!   long publishing has been failing;
+//! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
+//! - `bucket`: the bucket handle shared by [`TicketStore`] and [`Leases`].
+
+mod bucket;
+mod connection;
+mod leases;
+mod provision;
+mod publisher;
+mod readiness;
+mod tickets;
+
+pub use bucket::BucketError;
+pub use leases::Leases;
+pub use provision::Keeper;
+pub use publisher::{
+    CLOUDEVENTS_JSON, MESSAGE_HEADROOM, Outgoing, PublishError, Publisher, REASON_HEADER, Stored,
+    deadletter_headers, event_headers,
+};
+pub use tickets::TicketStore;
+
+use crate::config::NatsSettings;
+use crate::metrics::Metrics;
+
+/// Everything `[nats]` describes, connected.
+pub struct Nats {
+    pub publisher: Publisher,
+    pub tickets: TicketStore,
+    pub leases: Leases,
+    /// Run it (in the background) to keep the stream and the bucket ready.
+    pub keeper: Keeper,
+}
+
+impl Nats {
+    /// Connect (retrying in the background while NATS is not up yet). `max_body_bytes` is the
+    /// largest body a dead letter may carry: the keeper stops the gateway when the server's
+    /// `max_payload` cannot hold it.
+    pub async fn connect(
+        settings: &NatsSettings,
+        max_body_bytes: usize,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
+        let (client, link) = connection::connect(settings, &metrics).await?;
+        let publisher = Publisher::new(client, link, settings, max_body_bytes, metrics);
+        let bucket = bucket::Bucket::default();
+        Ok(Self {
+            keeper: Keeper::new(publisher.clone(), bucket.clone()),
+            tickets: TicketStore::new(bucket.clone()),
+            leases: Leases::new(bucket),
+            publisher,
+        })
+    }
+}
