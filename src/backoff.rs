@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     base: Duration,
     max: Duration,
     jitter: bool,
@@ -16,7 +16,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Jittered backoff from `base x 2` up to `max`.
-    pub fn jittered(base: Duration, max: Duration) -> Self {
+    pub(crate) fn jittered(base: Duration, max: Duration) -> Self {
         Self {
             base,
             max,
@@ -26,7 +26,7 @@ impl Backoff {
     }
 
     /// The same without jitter.
-    pub fn exact(base: Duration, max: Duration) -> Self {
+    pub(crate) fn exact(base: Duration, max: Duration) -> Self {
         Self {
             jitter: false,
             ..Self::jittered(base, max)
@@ -34,7 +34,7 @@ impl Backoff {
     }
 
     /// One more failure in a row: how long to wait before the next attempt.
-    pub fn fail(&mut self) -> Duration {
+    pub(crate) fn fail(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let pause = self
             .base
@@ -48,7 +48,7 @@ impl Backoff {
     }
 
     /// A success: the next failure starts over.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.failures = 0;
     }
 }

@@ -31,19 +31,19 @@
 //! state in the bucket; *origin* is how the gateway learned of a change (`webhook`, `poll`).
 
 pub mod app;
-pub mod auth;
-pub mod backoff;
+pub(crate) mod auth;
+pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod gtt;
 pub mod http;
-pub mod ingest;
+pub(crate) mod ingest;
 pub mod metrics;
-pub mod nats;
-pub mod reconcile;
-pub mod registrar;
-pub mod shutdown;
-pub mod telemetry;
-pub mod throttle;
+pub(crate) mod nats;
+pub(crate) mod reconcile;
+pub(crate) mod registrar;
+pub(crate) mod shutdown;
+pub(crate) mod telemetry;
+pub(crate) mod throttle;

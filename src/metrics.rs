@@ -88,176 +88,105 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("gtt_gateway".into()), None)
             .expect("static registry prefix is valid");
-        let callbacks = IntCounterVec::new(
-            Opts::new("callbacks_total", "Callbacks received, by outcome."),
-            &["namespace", "kind", "action", "outcome"],
-        )
-        .expect("valid metric");
-        let callback_duration = HistogramVec::new(
-            HistogramOpts::new(
+        let r = Register(&registry);
+        let metrics = Self {
+            callbacks: r.counters(
+                "callbacks_total",
+                "Callbacks received, by outcome.",
+                &["namespace", "kind", "action", "outcome"],
+            ),
+            callback_duration: r.histograms(
                 "callback_duration_seconds",
                 "Time from request received to response sent, by outcome.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let publish_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "publish_duration_seconds",
-                "Time from JetStream publish to PubAck (successful publishes).",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-        )
-        .expect("valid metric");
-        let publish_failures = IntCounterVec::new(
-            Opts::new(
+                &["outcome"],
+            ),
+            publish_duration: r.add(
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "publish_duration_seconds",
+                        "Time from JetStream publish to PubAck (successful publishes).",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                )
+                .expect("valid metric"),
+            ),
+            publish_failures: r.counters(
                 "publish_failures_total",
                 "JetStream publishes that got no PubAck, by reason.",
+                &["reason"],
             ),
-            &["reason"],
-        )
-        .expect("valid metric");
-        let storage_bytes = IntGaugeVec::new(
-            Opts::new(
+            storage_bytes: r.gauges(
                 "storage_bytes",
                 "Bytes held by the event stream (store=events) and the state bucket (store=state).",
+                &["store"],
             ),
-            &["store"],
-        )
-        .expect("valid metric");
-        let storage_limit_bytes = IntGaugeVec::new(
-            Opts::new(
+            storage_limit_bytes: r.gauges(
                 "storage_limit_bytes",
                 "Size limit of the event stream and the state bucket (0 = none of their own).",
+                &["store"],
             ),
-            &["store"],
-        )
-        .expect("valid metric");
-        let in_flight = IntGauge::new("callbacks_in_flight", "Callbacks being processed now.")
-            .expect("valid metric");
-        let nats_connected = IntGauge::new(
-            "nats_connected",
-            "1 while the NATS connection is up, else 0.",
-        )
-        .expect("valid metric");
-        let stream_ready = IntGauge::new(
-            "stream_ready",
-            "1 once the JetStream stream is verified or created, else 0.",
-        )
-        .expect("valid metric");
-        let subscriptions = IntGaugeVec::new(
-            Opts::new(
+            in_flight: r.gauge("callbacks_in_flight", "Callbacks being processed now."),
+            nats_connected: r.gauge(
+                "nats_connected",
+                "1 while the NATS connection is up, else 0.",
+            ),
+            stream_ready: r.gauge(
+                "stream_ready",
+                "1 once the JetStream stream is verified or created, else 0.",
+            ),
+            subscriptions: r.gauges(
                 "subscriptions",
                 "Webhook subscriptions at GTT: 1 in place, 0 missing.",
+                &["namespace", "kind", "action"],
             ),
-            &["namespace", "kind", "action"],
-        )
-        .expect("valid metric");
-        let gtt_requests = IntCounterVec::new(
-            Opts::new(
+            gtt_requests: r.counters(
                 "gtt_requests_total",
                 "Requests to the GTT API, by operation and status.",
+                &["operation", "status"],
             ),
-            &["operation", "status"],
-        )
-        .expect("valid metric");
-        let token_refreshes = IntCounterVec::new(
-            Opts::new("token_refreshes_total", "OAuth2 token fetches, by outcome."),
-            &["outcome"],
-        )
-        .expect("valid metric");
-        let build_info = IntGaugeVec::new(
-            Opts::new("build_info", "Build information; always 1."),
-            &["version"],
-        )
-        .expect("valid metric");
-        let reconcile_runs = IntCounterVec::new(
-            Opts::new(
+            token_refreshes: r.counters(
+                "token_refreshes_total",
+                "OAuth2 token fetches, by outcome.",
+                &["outcome"],
+            ),
+            build_info: r.gauges("build_info", "Build information; always 1.", &["version"]),
+            reconcile_runs: r.counters(
                 "reconcile_runs_total",
                 "Polls of GTT by the reconcile loop, by outcome.",
+                &["namespace", "outcome"],
             ),
-            &["namespace", "outcome"],
-        )
-        .expect("valid metric");
-        let reconcile_recovered = IntCounterVec::new(
-            Opts::new(
+            reconcile_recovered: r.counters(
                 "reconcile_recovered_total",
                 "Events stored by polling that no webhook had delivered.",
+                &["namespace"],
             ),
-            &["namespace"],
-        )
-        .expect("valid metric");
-        let reconcile_lag = prometheus::GaugeVec::new(
-            Opts::new(
-                "reconcile_lag_seconds",
-                "Seconds since the start of the last successful poll of the namespace.",
+            reconcile_lag: r.add(
+                prometheus::GaugeVec::new(
+                    Opts::new(
+                        "reconcile_lag_seconds",
+                        "Seconds since the start of the last successful poll of the namespace.",
+                    ),
+                    &["namespace"],
+                )
+                .expect("valid metric"),
             ),
-            &["namespace"],
-        )
-        .expect("valid metric");
-        let connections_open =
-            IntGauge::new("connections_open", "HTTP connections open now.").expect("valid metric");
-        let connections_closed = IntCounterVec::new(
-            Opts::new(
+            connections_open: r.gauge("connections_open", "HTTP connections open now."),
+            connections_closed: r.counters(
                 "connections_closed_total",
                 "HTTP connections the gateway closed on its own, by reason.",
+                &["reason"],
             ),
-            &["reason"],
-        )
-        .expect("valid metric");
-        for collector in [
-            Box::new(callbacks.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(callback_duration.clone()),
-            Box::new(publish_duration.clone()),
-            Box::new(publish_failures.clone()),
-            Box::new(storage_bytes.clone()),
-            Box::new(storage_limit_bytes.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(nats_connected.clone()),
-            Box::new(stream_ready.clone()),
-            Box::new(subscriptions.clone()),
-            Box::new(gtt_requests.clone()),
-            Box::new(token_refreshes.clone()),
-            Box::new(build_info.clone()),
-            Box::new(reconcile_runs.clone()),
-            Box::new(reconcile_recovered.clone()),
-            Box::new(reconcile_lag.clone()),
-            Box::new(connections_open.clone()),
-            Box::new(connections_closed.clone()),
-        ] {
-            registry
-                .register(collector)
-                .expect("metric names are unique");
-        }
-        build_info
+            registry,
+        };
+        metrics
+            .build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
         // Every reason from the start, so alerts see a zero before the first failure.
         for reason in crate::nats::PublishError::REASONS {
-            publish_failures.with_label_values(&[reason]);
+            metrics.publish_failures.with_label_values(&[reason]);
         }
-        Self {
-            registry,
-            callbacks,
-            callback_duration,
-            publish_duration,
-            publish_failures,
-            storage_bytes,
-            storage_limit_bytes,
-            in_flight,
-            nats_connected,
-            stream_ready,
-            subscriptions,
-            gtt_requests,
-            token_refreshes,
-            build_info,
-            reconcile_runs,
-            reconcile_recovered,
-            reconcile_lag,
-            connections_open,
-            connections_closed,
-        }
+        metrics
     }
 
     /// Count one finished callback.
@@ -310,6 +239,35 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut out)
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+/// Creates metrics and registers them in one step.
+struct Register<'a>(&'a Registry);
+
+impl Register<'_> {
+    fn add<C: prometheus::core::Collector + Clone + 'static>(&self, collector: C) -> C {
+        self.0
+            .register(Box::new(collector.clone()))
+            .expect("metric names are unique");
+        collector
+    }
+
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauges(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.add(IntGauge::new(name, help).expect("valid metric"))
+    }
+
+    fn histograms(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+        self.add(HistogramVec::new(opts, labels).expect("valid metric"))
     }
 }
 

@@ -31,7 +31,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// The poller of every configured namespace.
 #[derive(Clone)]
-pub struct Reconciler {
+pub(crate) struct Reconciler {
     client: GttClient,
     pipeline: Pipeline,
     leases: Leases,
@@ -44,7 +44,7 @@ pub struct Reconciler {
 
 /// What one poll of a namespace did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PollReport {
+pub(crate) struct PollReport {
     pub seen: usize,
     /// Stored by this poll (no webhook had delivered them).
     pub recovered: usize,
@@ -52,7 +52,7 @@ pub struct PollReport {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum PollError {
+pub(crate) enum PollError {
     #[error("GTT: {0}")]
     Gtt(#[from] crate::gtt::GttError),
     #[error("publish: {0}")]
@@ -62,7 +62,7 @@ pub enum PollError {
 }
 
 impl Reconciler {
-    pub fn new(
+    pub(crate) fn new(
         settings: &Settings,
         client: GttClient,
         pipeline: Pipeline,
@@ -86,7 +86,7 @@ impl Reconciler {
     }
 
     /// Poll every namespace until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
         let loops = self.namespaces.iter().map(|ns| {
             let this = self.clone();
             let ns = ns.clone();
@@ -172,7 +172,7 @@ impl Reconciler {
     }
 
     /// List everything changed since the watermark (minus the overlap) and store it.
-    pub async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
+    pub(crate) async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
         let poll_started = Utc::now();
         // A watermark too far ahead to be believed would hide every later change: start over.
         let watermark = match self

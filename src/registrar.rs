@@ -24,7 +24,7 @@ const MIN_RETRY: Duration = Duration::from_secs(1);
 
 /// One change the registrar makes (or would make, in a dry run).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Already right.
     Keep {
         namespace: String,
@@ -47,7 +47,7 @@ pub enum Change {
 }
 
 impl Change {
-    pub fn verb(&self) -> &'static str {
+    pub(crate) fn verb(&self) -> &'static str {
         match self {
             Change::Keep { .. } => "keep",
             Change::Create { .. } => "create",
@@ -56,7 +56,7 @@ impl Change {
         }
     }
 
-    pub fn namespace(&self) -> &str {
+    pub(crate) fn namespace(&self) -> &str {
         match self {
             Change::Keep { namespace, .. }
             | Change::Create { namespace, .. }
@@ -65,7 +65,7 @@ impl Change {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Change::Keep { name, .. } | Change::Delete { name, .. } => name,
             Change::Create { webhook, .. } | Change::Update { webhook, .. } => &webhook.name,
@@ -75,7 +75,7 @@ impl Change {
 
 /// Keeps GTT's webhooks right.
 #[derive(Clone)]
-pub struct Registrar {
+pub(crate) struct Registrar {
     client: GttClient,
     keys: TokenKeys,
     public_url: Url,
@@ -90,7 +90,7 @@ pub struct Registrar {
 impl Registrar {
     /// `None` when the settings lack what registration needs (see
     /// [`Settings::registrar_missing`]).
-    pub fn new(settings: &Settings, client: GttClient, metrics: Metrics) -> Option<Self> {
+    pub(crate) fn new(settings: &Settings, client: GttClient, metrics: Metrics) -> Option<Self> {
         let public_url = settings.callbacks.public_url.clone()?;
         Some(Self {
             client,
@@ -110,7 +110,7 @@ impl Registrar {
     }
 
     /// `{prefix}-{kind}-{version}-{action}`, e.g. `gtt-gateway-case-v1alpha-create`.
-    pub fn webhook_name(&self, sub: &Subscription) -> String {
+    pub(crate) fn webhook_name(&self, sub: &Subscription) -> String {
         format!(
             "{}-{}-{}-{}",
             self.name_prefix,
@@ -126,7 +126,7 @@ impl Registrar {
     }
 
     /// The webhooks this namespace should have.
-    pub fn desired(&self, namespace: &str) -> Vec<Webhook> {
+    pub(crate) fn desired(&self, namespace: &str) -> Vec<Webhook> {
         self.subscriptions
             .iter()
             .map(|sub| Webhook {
@@ -149,7 +149,7 @@ impl Registrar {
     }
 
     /// Compare GTT's list with the desired state.
-    pub fn plan(&self, namespace: &str, existing: &[Webhook], prune: bool) -> Vec<Change> {
+    pub(crate) fn plan(&self, namespace: &str, existing: &[Webhook], prune: bool) -> Vec<Change> {
         let desired = self.desired(namespace);
         let mut changes = Vec::new();
         for want in &desired {
@@ -185,7 +185,11 @@ impl Registrar {
     /// One pass over every namespace. With `dry_run`, only plans. Returns what was (or would
     /// be) done; the first GTT error stops the pass for that namespace and is returned after
     /// the other namespaces were tried.
-    pub async fn sync_once(&self, prune: bool, dry_run: bool) -> Result<Vec<Change>, GttError> {
+    pub(crate) async fn sync_once(
+        &self,
+        prune: bool,
+        dry_run: bool,
+    ) -> Result<Vec<Change>, GttError> {
         let mut done = Vec::new();
         let mut first_error = None;
         for namespace in &self.namespaces {
@@ -267,7 +271,7 @@ impl Registrar {
 
     /// Sync now and every interval until `shutdown`; while GTT fails, retry sooner with
     /// exponential backoff and jitter. Never deletes anything on the way out.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Backoff::jittered(MIN_RETRY, self.interval);
         loop {
             let pause = match self.sync_once(self.prune, false).await {
@@ -297,7 +301,7 @@ impl Registrar {
     }
 
     /// Every webhook GTT has in our namespaces, each with whether it is ours and right.
-    pub async fn list(&self) -> Result<Vec<Listed>, GttError> {
+    pub(crate) async fn list(&self) -> Result<Vec<Listed>, GttError> {
         let mut out = Vec::new();
         for namespace in &self.namespaces {
             let desired = self.desired(namespace);
@@ -317,7 +321,7 @@ impl Registrar {
 
 /// A row of `subscriptions list`.
 #[derive(Debug, Clone)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub namespace: String,
     pub webhook: Webhook,
     /// Named with our prefix.
@@ -327,7 +331,7 @@ pub struct Listed {
 }
 
 /// A callback URL with its token replaced, for printing.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url.rsplit_once('/') {
         Some((head, token))
             if token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()) =>

@@ -3,7 +3,7 @@
 use tokio_util::sync::CancellationToken;
 
 /// Cancel `token` on SIGTERM or SIGINT.
-pub fn cancel_on_signal(token: CancellationToken) {
+pub(crate) fn cancel_on_signal(token: CancellationToken) {
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("Shutdown requested");

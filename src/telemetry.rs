@@ -14,13 +14,13 @@ use crate::config::{LogFormat, LogSettings};
 
 /// Keeps the trace exporter alive; [`Telemetry::shutdown`] flushes it.
 #[must_use]
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     provider: Option<SdkTracerProvider>,
 }
 
 impl Telemetry {
     /// Flush and stop the trace exporter (if any).
-    pub fn shutdown(self) {
+    pub(crate) fn shutdown(self) {
         if let Some(provider) = self.provider {
             let _ = provider.shutdown();
         }
@@ -29,7 +29,7 @@ impl Telemetry {
 
 /// Whether the `OTEL_*` environment asks for trace export: an OTLP endpoint is set, and the
 /// SDK and the traces exporter are not switched off.
-pub fn otlp_requested(env: impl Fn(&str) -> Option<String>) -> bool {
+pub(crate) fn otlp_requested(env: impl Fn(&str) -> Option<String>) -> bool {
     let endpoint = env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .or_else(|| env("OTEL_EXPORTER_OTLP_ENDPOINT"))
         .is_some_and(|e| !e.trim().is_empty());
@@ -39,7 +39,7 @@ pub fn otlp_requested(env: impl Fn(&str) -> Option<String>) -> bool {
 }
 
 /// Install the global subscriber (once per process; later calls only return a handle).
-pub fn init(settings: &LogSettings) -> Telemetry {
+pub(crate) fn init(settings: &LogSettings) -> Telemetry {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -97,7 +97,7 @@ fn otlp_provider() -> Option<SdkTracerProvider> {
 }
 
 /// Make `span` (not yet entered) a child of the caller's W3C trace context (`traceparent`).
-pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+pub(crate) fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
     if !headers.contains_key("traceparent") {
         return;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 /// `last_ms` before the first warning.
 const NEVER: u64 = u64::MAX;
 
-pub struct Throttle {
+pub(crate) struct Throttle {
     period_ms: u64,
     origin: OnceLock<Instant>,
     /// Milliseconds after `origin` of the last warning let through.
@@ -18,7 +18,7 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    pub const fn new(period: Duration) -> Self {
+    pub(crate) const fn new(period: Duration) -> Self {
         Self {
             period_ms: period.as_millis() as u64,
             origin: OnceLock::new(),
@@ -28,7 +28,7 @@ impl Throttle {
     }
 
     /// Count one occurrence; `Some(occurrences since the last warning)` when one is due.
-    pub fn due(&self) -> Option<u64> {
+    pub(crate) fn due(&self) -> Option<u64> {
         self.held.fetch_add(1, Ordering::AcqRel);
         let now = u64::try_from(self.origin.get_or_init(Instant::now).elapsed().as_millis())
             .unwrap_or(NEVER - 1);

@@ -79,11 +79,6 @@ impl NatsUrls {
         &self.0
     }
 
-    /// The first URL (for tools that talk to one server).
-    pub fn first(&self) -> &str {
-        self.0.first().map_or("", String::as_str)
-    }
-
     /// Check that every entry is a NATS URL; the error names the bad entry (password hidden).
     fn validate(&self) -> Result<(), ConfigError> {
         if self.0.is_empty() {

@@ -46,17 +46,6 @@ pub enum GttError {
     Decode(String),
 }
 
-impl GttError {
-    /// Whether retrying later may help (GTT down, token endpoint down).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            GttError::Unavailable(_)
-                | GttError::Token(TokenError::Unavailable(_) | TokenError::BackingOff(_))
-        )
-    }
-}
-
 /// A typed GTT API client; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct GttClient {
@@ -103,17 +92,13 @@ impl GttClient {
     }
 
     /// The HTTP client shared by the token source and the API client.
-    pub fn http_client() -> reqwest::Client {
+    fn http_client() -> reqwest::Client {
         reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("gtt-gateway/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("static HTTP client settings are valid")
-    }
-
-    pub fn tokens(&self) -> &TokenSource {
-        &self.tokens
     }
 
     fn url(&self, version: &str, namespace: &str, kind: &str, name: Option<&str>) -> Url {
@@ -269,12 +254,6 @@ impl GttClient {
         }
         let response = self.send("list_cases", Method::GET, url, None).await?;
         Self::list(response).await
-    }
-
-    pub async fn get_case(&self, namespace: &str, name: &str) -> Result<Value, GttError> {
-        let url = self.url(CASE_VERSION, namespace, "case", Some(name));
-        let response = self.send("get_case", Method::GET, url, None).await?;
-        Self::json(response).await
     }
 }
 

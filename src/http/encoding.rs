@@ -10,11 +10,11 @@ use bytes::Bytes;
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 
 /// The codings the gateway decodes, as an `Accept-Encoding` value for a `415`.
-pub const ACCEPTED: &str = "gzip, deflate";
+pub(super) const ACCEPTED: &str = "gzip, deflate";
 
 /// How a callback body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
+pub(super) enum Coding {
     Identity,
     Gzip,
     Deflate,
@@ -22,7 +22,7 @@ pub enum Coding {
 
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeError {
+pub(super) enum DecodeError {
     /// Decoded, it would exceed the size bound.
     TooLarge,
     /// Not valid data of its coding.
@@ -30,7 +30,7 @@ pub enum DecodeError {
 }
 
 /// The coding the `Content-Encoding` headers name; `None` when the gateway does not decode it.
-pub fn coding(headers: &HeaderMap) -> Option<Coding> {
+pub(super) fn coding(headers: &HeaderMap) -> Option<Coding> {
     let mut named = Vec::new();
     for value in headers.get_all(header::CONTENT_ENCODING) {
         let value = value.to_str().ok()?;
@@ -49,7 +49,7 @@ pub fn coding(headers: &HeaderMap) -> Option<Coding> {
 }
 
 /// Decode `body`, reading at most `limit` decoded bytes.
-pub fn decode(coding: Coding, body: Bytes, limit: usize) -> Result<Bytes, DecodeError> {
+pub(super) fn decode(coding: Coding, body: Bytes, limit: usize) -> Result<Bytes, DecodeError> {
     match coding {
         Coding::Identity => Ok(body),
         Coding::Gzip => read_bounded(MultiGzDecoder::new(&body[..]), limit),

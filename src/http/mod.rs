@@ -26,8 +26,7 @@ use crate::metrics::Metrics;
 
 pub use health::{HEALTHZ, METRICS, READYZ};
 
-/// Route pattern of the callback endpoint (see [`gtt_core::token::CALLBACK_PATH`]).
-pub const CALLBACK_ROUTE: &str = "/v1/hooks/gtt/{namespace}/{kind}/{action}/{token}";
+pub use gtt_core::token::CALLBACK_ROUTE;
 
 /// What every request handler shares: one `Arc`, so the clone each request makes is cheap.
 #[derive(Clone)]

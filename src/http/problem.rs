@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// An RFC 9457 problem answer.
 #[derive(Debug, Clone, Serialize)]
-pub struct Problem {
+pub(super) struct Problem {
     #[serde(rename = "type")]
     type_: &'static str,
     title: &'static str,
@@ -35,19 +35,19 @@ impl Problem {
     }
 
     /// `401`: no detail, so a caller learns nothing about which check failed.
-    pub fn unauthorized() -> Self {
+    pub(super) fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Unauthorized")
     }
 
     /// `413`.
-    pub fn too_large(limit: usize) -> Self {
+    pub(super) fn too_large(limit: usize) -> Self {
         let mut p = Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
         p.detail = Some(format!("the body exceeds {limit} bytes"));
         p
     }
 
     /// `429` with `Retry-After`.
-    pub fn overloaded() -> Self {
+    pub(super) fn overloaded() -> Self {
         let mut p = Self::new(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         p.detail = Some("too many callbacks in flight; retry later".into());
         p.retry_after_secs = Some(1);
@@ -55,7 +55,7 @@ impl Problem {
     }
 
     /// `503` with `Retry-After`: the event was not stored; the sender should retry.
-    pub fn unavailable() -> Self {
+    pub(super) fn unavailable() -> Self {
         let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
         p.detail = Some("the event could not be stored; retry later".into());
         p.retry_after_secs = Some(5);
@@ -63,12 +63,12 @@ impl Problem {
     }
 
     /// `408`: the body did not arrive within the request timeout.
-    pub fn timeout() -> Self {
+    pub(super) fn timeout() -> Self {
         Self::new(StatusCode::REQUEST_TIMEOUT, "Request Timeout")
     }
 
     /// `415`: a `Content-Encoding` the gateway does not decode; `accepted` lists those it does.
-    pub fn unsupported_encoding(accepted: &'static str) -> Self {
+    pub(super) fn unsupported_encoding(accepted: &'static str) -> Self {
         let mut p = Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type");
         p.detail = Some(format!(
             "Content-Encoding must be one of: {accepted}, identity"
@@ -79,11 +79,11 @@ impl Problem {
 
     /// `400`: the body could not be read (connection cut, bad framing), or is not valid data of
     /// its `Content-Encoding`.
-    pub fn bad_request() -> Self {
+    pub(super) fn bad_request() -> Self {
         Self::new(StatusCode::BAD_REQUEST, "Bad Request")
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(super) fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }

@@ -8,7 +8,7 @@ use async_nats::jetstream::kv;
 
 /// A handle that is empty until the bucket is attached; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Bucket(Arc<OnceLock<Attached>>);
+pub(super) struct Bucket(Arc<OnceLock<Attached>>);
 
 struct Attached {
     store: kv::Store,
@@ -19,7 +19,7 @@ struct Attached {
 
 /// The bucket is not usable.
 #[derive(Debug, thiserror::Error)]
-pub enum BucketError {
+pub(crate) enum BucketError {
     #[error("the ticket-state bucket is not available yet")]
     NotAttached,
     #[error("ticket-state bucket: {0}")]
@@ -36,7 +36,7 @@ impl Bucket {
         });
     }
 
-    pub fn is_attached(&self) -> bool {
+    pub(super) fn is_attached(&self) -> bool {
         self.0.get().is_some()
     }
 

@@ -19,7 +19,7 @@ struct Lease {
 
 /// Watermarks and leases; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Leases {
+pub(crate) struct Leases {
     bucket: Bucket,
 }
 
@@ -33,18 +33,21 @@ impl Leases {
     }
 
     /// Whether the bucket is there to hold them.
-    pub fn is_available(&self) -> bool {
+    pub(crate) fn is_available(&self) -> bool {
         self.bucket.is_attached()
     }
 
     /// The watermark of `namespace`, if one was stored.
-    pub async fn watermark(&self, namespace: &str) -> Result<Option<DateTime<Utc>>, BucketError> {
+    pub(crate) async fn watermark(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<DateTime<Utc>>, BucketError> {
         let key = format!("watermark.{}", kv_token(namespace));
         let value = self.bucket.store()?.get(key).await.map_err(failed)?;
         Ok(value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
     }
 
-    pub async fn set_watermark(
+    pub(crate) async fn set_watermark(
         &self,
         namespace: &str,
         at: DateTime<Utc>,
@@ -60,7 +63,7 @@ impl Leases {
 
     /// Take or renew the lease on `namespace` for `owner` until `ttl` from now. `Ok(false)`:
     /// another replica holds an unexpired lease (or won a race for it just now).
-    pub async fn acquire(
+    pub(crate) async fn acquire(
         &self,
         namespace: &str,
         owner: &str,
@@ -100,7 +103,7 @@ impl Leases {
     }
 
     /// Give the lease up (shutdown), so another replica takes over without waiting for expiry.
-    pub async fn release(&self, namespace: &str, owner: &str) {
+    pub(crate) async fn release(&self, namespace: &str, owner: &str) {
         let Ok(bucket) = self.bucket.store() else {
             return;
         };

@@ -16,20 +16,19 @@ mod publisher;
 mod readiness;
 mod tickets;
 
-pub use bucket::BucketError;
-pub use leases::Leases;
-pub use provision::Keeper;
-pub use publisher::{
-    CLOUDEVENTS_JSON, MESSAGE_HEADROOM, Outgoing, PublishError, Publisher, REASON_HEADER, Stored,
-    deadletter_headers, event_headers,
+pub(crate) use bucket::BucketError;
+pub(crate) use leases::Leases;
+pub(crate) use provision::Keeper;
+pub(crate) use publisher::{
+    MESSAGE_HEADROOM, Outgoing, PublishError, Publisher, deadletter_headers, event_headers,
 };
-pub use tickets::TicketStore;
+pub(crate) use tickets::TicketStore;
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
 
 /// Everything `[nats]` describes, connected.
-pub struct Nats {
+pub(crate) struct Nats {
     pub publisher: Publisher,
     pub tickets: TicketStore,
     pub leases: Leases,
@@ -41,7 +40,7 @@ impl Nats {
     /// Connect (retrying in the background while NATS is not up yet). `max_body_bytes` is the
     /// largest body a dead letter may carry: the keeper stops the gateway when the server's
     /// `max_payload` cannot hold it.
-    pub async fn connect(
+    pub(crate) async fn connect(
         settings: &NatsSettings,
         max_body_bytes: usize,
         metrics: Metrics,

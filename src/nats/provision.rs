@@ -51,7 +51,7 @@ pub(super) fn is_storage_full(error: &jetstream::Error) -> bool {
 }
 
 /// Keeps the stream and the bucket in shape, in the background (see the module doc).
-pub struct Keeper {
+pub(crate) struct Keeper {
     publisher: Publisher,
     bucket: Bucket,
 }
@@ -105,7 +105,7 @@ impl Keeper {
     /// Keep the stream ready until `shutdown`. Returns an error only for what retrying cannot
     /// fix: an unmanaged stream that is missing or captures other subjects, replicas a
     /// single server cannot have, or a `server.max_body_bytes` the server cannot store.
-    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub(crate) async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut announced = false;
         loop {
             let mut pause = REFRESH;

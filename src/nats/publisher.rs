@@ -19,12 +19,12 @@ use crate::config::NatsSettings;
 use crate::metrics::Metrics;
 
 /// Header carrying the dead-letter reason.
-pub const REASON_HEADER: &str = "Gtt-Deadletter-Reason";
+pub(super) const REASON_HEADER: &str = "Gtt-Deadletter-Reason";
 /// Content type of every event message.
-pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+pub(super) const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 /// Room kept in every message for its headers: a body of `server.max_body_bytes` must still fit
 /// NATS's `max_payload` as a dead letter with all its headers.
-pub const MESSAGE_HEADROOM: usize = 4096;
+pub(crate) const MESSAGE_HEADROOM: usize = 4096;
 /// Longest sender `Content-Type` copied onto a dead letter (longer ones are left out).
 const MAX_CONTENT_TYPE: usize = 128;
 /// How long a publish waits for a lost connection to come back (the client moving to another
@@ -277,7 +277,7 @@ fn classify_publish_error(e: jetstream::context::PublishError) -> PublishError {
 }
 
 /// Headers of an event message.
-pub fn event_headers(traceparent: Option<&str>) -> HeaderMap {
+pub(crate) fn event_headers(traceparent: Option<&str>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("Content-Type", CLOUDEVENTS_JSON);
     if let Some(tp) = traceparent {
@@ -288,7 +288,7 @@ pub fn event_headers(traceparent: Option<&str>) -> HeaderMap {
 
 /// Headers of a dead-letter message. The sender's content type is kept when it is short
 /// (it bounds the headers' size, see [`MESSAGE_HEADROOM`]).
-pub fn deadletter_headers(
+pub(crate) fn deadletter_headers(
     reason: &str,
     kind: &str,
     action: &str,

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 /// Textual form of a scalar: strings as-is (unless blank), numbers and bools as text;
 /// `null`, arrays and objects give `None`.
-pub fn scalar_text(value: &Value) -> Option<String> {
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -18,7 +18,7 @@ pub fn scalar_text(value: &Value) -> Option<String> {
 
 /// As [`scalar_text`] from the raw JSON text, with a number's text exactly as received (its
 /// digits are never rounded through a float).
-pub fn raw_scalar_text(raw: &RawValue) -> Option<String> {
+pub(crate) fn raw_scalar_text(raw: &RawValue) -> Option<String> {
     let text = raw.get();
     if text.starts_with('"') {
         let s: String = serde_json::from_str(text).ok()?;
@@ -34,13 +34,13 @@ pub fn raw_scalar_text(raw: &RawValue) -> Option<String> {
 }
 
 /// The first of `keys` in `obj` whose value has a non-blank scalar text.
-pub fn first_text(obj: &Map<String, Value>, keys: &[&str]) -> Option<String> {
+pub(crate) fn first_text(obj: &Map<String, Value>, keys: &[&str]) -> Option<String> {
     keys.iter()
         .find_map(|key| obj.get(*key).and_then(scalar_text))
 }
 
 /// `s` without leading and trailing whitespace (no copy when there is none).
-pub fn trim_owned(s: String) -> String {
+pub(crate) fn trim_owned(s: String) -> String {
     let trimmed = s.trim();
     if trimmed.len() == s.len() {
         s

@@ -14,8 +14,17 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use url::Url;
 
-/// Path under which GTT calls us: `{HOOK_PATH}/{namespace}/{kind}/{action}/{token}`.
-pub const HOOK_PATH: &str = "/v1/hooks/gtt";
+/// The one spelling of the callback path's prefix (for the constants below).
+macro_rules! callback_path {
+    () => {
+        "/v1/hooks/gtt"
+    };
+}
+
+/// Path under which GTT calls us: `{CALLBACK_PATH}/{namespace}/{kind}/{action}/{token}`.
+pub const CALLBACK_PATH: &str = callback_path!();
+/// The callback route as the HTTP router spells it.
+pub const CALLBACK_ROUTE: &str = concat!(callback_path!(), "/{namespace}/{kind}/{action}/{token}");
 
 /// Longest route segment (namespace, kind or action), in bytes.
 pub const MAX_SEGMENT_BYTES: usize = 64;
@@ -89,7 +98,7 @@ impl TokenKeys {
                 .path_segments_mut()
                 .expect("public_url is an http(s) URL, which has a path");
             segments.pop_if_empty();
-            segments.extend(HOOK_PATH.trim_start_matches('/').split('/'));
+            segments.extend(CALLBACK_PATH.trim_start_matches('/').split('/'));
             segments.extend([namespace, kind, action, token.as_str()]);
         }
         url

@@ -40,7 +40,7 @@ pub(crate) fn signing_key(secret: &str) -> Result<Vec<u8>, base64::DecodeError> 
 
 impl DeliveryRuntime {
     /// Fails if the signing secret is not `whsec_` + base64.
-    pub fn new(config: DeliveryConfig) -> anyhow::Result<Self> {
+    pub(crate) fn new(config: DeliveryConfig) -> anyhow::Result<Self> {
         if let Some(secret) = &config.signing_secret {
             signing_key(secret).map_err(|err| {
                 anyhow::anyhow!("delivery.signing_secret must be whsec_ + base64: {err}")
@@ -58,7 +58,7 @@ impl DeliveryRuntime {
 
     /// New settings for deliveries that start from now on. A secret that is not base64 after
     /// `whsec_` is used as raw bytes (and logged).
-    pub fn replace(&mut self, mut config: DeliveryConfig) {
+    pub(crate) fn replace(&mut self, mut config: DeliveryConfig) {
         self.key = config.signing_secret.as_deref().map(|secret| {
             let key = signing_key(secret).unwrap_or_else(|err| {
                 tracing::warn!(%err, "sandbox signing secret is not whsec_+base64; using its raw bytes");

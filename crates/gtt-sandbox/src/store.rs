@@ -104,11 +104,11 @@ pub(crate) fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
-    pub fn api(&self, operation: &'static str) {
+    pub(crate) fn api(&self, operation: &'static str) {
         *lock(&self.api_requests).entry(operation).or_insert(0) += 1;
     }
 
-    pub fn snapshot(&self) -> SandboxStats {
+    pub(crate) fn snapshot(&self) -> SandboxStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         SandboxStats {
             token_requests: get(&self.token_requests),
@@ -150,7 +150,7 @@ pub(crate) struct Case {
 
 impl Case {
     /// The resource exactly as GET returns it (and as webhook deliveries carry it).
-    pub fn render(&self) -> Value {
+    pub(crate) fn render(&self) -> Value {
         serde_json::json!({
             "kind": "case",
             "version": "v1alpha",
@@ -165,11 +165,11 @@ impl Case {
         })
     }
 
-    pub fn state(&self) -> &str {
+    pub(crate) fn state(&self) -> &str {
         self.spec.get("state").and_then(Value::as_str).unwrap_or("")
     }
 
-    pub fn is_finished(&self) -> bool {
+    pub(crate) fn is_finished(&self) -> bool {
         matches!(self.state(), "Closed" | "Cancelled")
     }
 }
@@ -187,7 +187,7 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub fn new(namespaces: &[String], first_number: u64) -> Self {
+    pub(crate) fn new(namespaces: &[String], first_number: u64) -> Self {
         Self {
             namespaces: namespaces
                 .iter()
@@ -199,7 +199,7 @@ impl Store {
     }
 
     /// The current time in microseconds, strictly greater than any value returned before.
-    pub fn tick(&mut self) -> i64 {
+    pub(crate) fn tick(&mut self) -> i64 {
         let now = Utc::now().timestamp_micros().max(self.last_micros + 1);
         self.last_micros = now;
         now
@@ -239,11 +239,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn is_available(&self) -> bool {
+    pub(crate) fn is_available(&self) -> bool {
         *self.available.borrow()
     }
 
-    pub fn namespace_exists(&self, namespace: &str) -> bool {
+    pub(crate) fn namespace_exists(&self, namespace: &str) -> bool {
         self.config.namespaces.iter().any(|n| n == namespace)
     }
 }

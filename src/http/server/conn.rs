@@ -35,7 +35,7 @@ pub(super) enum Closed {
 }
 
 impl Closed {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Closed::HeaderTimeout => "header_timeout",
             Closed::IdleTimeout => "idle_timeout",
@@ -81,7 +81,7 @@ pub(super) struct ConnState {
 impl ConnState {
     /// A connection accepted now, whose first request head is due within the header timeout.
     /// `clock` orders the waits of all connections: a tick, not a time, so the order is exact.
-    pub fn new(timeouts: Timeouts, clock: Arc<AtomicU64>) -> Self {
+    pub(super) fn new(timeouts: Timeouts, clock: Arc<AtomicU64>) -> Self {
         let now = clock.fetch_add(1, Ordering::Relaxed);
         Self {
             timeouts,
@@ -100,23 +100,23 @@ impl ConnState {
 
     /// A request head arrived: the connection is busy until the guard is dropped (answered or
     /// abandoned).
-    pub fn begin(self: &Arc<Self>) -> RequestGuard {
+    pub(super) fn begin(self: &Arc<Self>) -> RequestGuard {
         self.begun.fetch_add(1, Ordering::AcqRel);
         self.changed.notify_one();
         RequestGuard(Arc::clone(self))
     }
 
-    pub fn is_busy(&self) -> bool {
+    pub(super) fn is_busy(&self) -> bool {
         self.begun.load(Ordering::Acquire) != self.answered.load(Ordering::Acquire)
     }
 
     /// Clock tick since which the connection waits for a request (meaningless while busy).
-    pub fn waiting_since(&self) -> u64 {
+    pub(super) fn waiting_since(&self) -> u64 {
         self.waiting_since.load(Ordering::Relaxed)
     }
 
     /// Resolves when the connection has waited too long for a request head: never while busy.
-    pub async fn expired(&self) -> Closed {
+    pub(super) async fn expired(&self) -> Closed {
         loop {
             // A change between the check and the wait leaves a permit: no change is missed.
             let due = (!self.is_busy()).then(|| *self.lock_due());
@@ -178,7 +178,7 @@ pub(super) struct WatchedIo {
 }
 
 impl WatchedIo {
-    pub fn new(io: TcpStream, state: Arc<ConnState>) -> Self {
+    pub(super) fn new(io: TcpStream, state: Arc<ConnState>) -> Self {
         Self { io, state }
     }
 }
