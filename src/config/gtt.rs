@@ -45,6 +45,17 @@ impl Default for GttSettings {
 }
 
 impl GttSettings {
+    /// The OAuth2 client-credential keys that are not set.
+    pub(super) fn missing_credentials(&self) -> Vec<&'static str> {
+        [
+            (self.client_id.is_none(), "gtt.client_id"),
+            (self.client_secret.is_none(), "gtt.client_secret"),
+        ]
+        .into_iter()
+        .filter_map(|(missing, key)| missing.then_some(key))
+        .collect()
+    }
+
     /// Read `client_secret_file`, parse the zone, check the URLs.
     pub(super) fn resolve(&mut self) -> Result<(), ConfigError> {
         if self.client_secret.is_none()

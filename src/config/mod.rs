@@ -133,29 +133,20 @@ impl Settings {
 
     /// What keeps the poller from running although enabled: the missing keys, if any.
     pub fn reconcile_missing(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        if self.gtt.client_id.is_none() {
-            missing.push("gtt.client_id");
-        }
-        if self.gtt.client_secret.is_none() {
-            missing.push("gtt.client_secret");
-        }
-        missing
+        self.gtt.missing_credentials()
     }
 
     /// What keeps the registrar from running although enabled: the missing keys, if any.
     pub fn registrar_missing(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        if self.callbacks.public_url.is_none() {
-            missing.push("callbacks.public_url");
-        }
-        if self.gtt.client_id.is_none() {
-            missing.push("gtt.client_id");
-        }
-        if self.gtt.client_secret.is_none() {
-            missing.push("gtt.client_secret");
-        }
-        missing
+        let public_url = self
+            .callbacks
+            .public_url
+            .is_none()
+            .then_some("callbacks.public_url");
+        public_url
+            .into_iter()
+            .chain(self.gtt.missing_credentials())
+            .collect()
     }
 
     /// The configured namespace called `name`, if any.

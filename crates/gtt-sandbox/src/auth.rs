@@ -163,12 +163,15 @@ pub(crate) struct Caller {
     pub client_id: String,
 }
 
-/// Check `Authorization: Bearer <token>` (401) and that the caller may use `namespace` (403).
+/// Count an API call of `operation`, then check `Authorization: Bearer <token>` (401) and that
+/// the caller may use `namespace` (403).
 pub(crate) fn authorize(
     shared: &SharedRef,
+    operation: &'static str,
     headers: &HeaderMap,
     namespace: &str,
 ) -> Result<Caller, ApiError> {
+    shared.stats.api(operation);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

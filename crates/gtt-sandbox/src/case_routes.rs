@@ -4,11 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, NaiveDateTime};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::auth::authorize;
 use super::cases::{self, ListQuery};
-use super::http::{ApiError, ApiResult, check_envelope, json_object, json_response, parse_form};
+use super::http::{ApiError, ApiResult, json_response, list_response, parse_form, read_resource};
 use super::store::SharedRef;
 
 const DEFAULT_LIMIT: usize = 100;
@@ -21,10 +21,13 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    shared.stats.api("create_case");
-    let caller = authorize(&shared, &headers, &ns)?;
-    let mut body = json_object(&headers, &body)?;
-    check_envelope(&body, "case", "v1alpha", &ns)?;
+    let caller = authorize(&shared, "create_case", &headers, &ns)?;
+    let mut body = read_resource(
+        &headers,
+        &body,
+        &[("kind", "case"), ("version", "v1alpha"), ("namespace", &ns)],
+        true,
+    )?;
     let spec = take_spec(&mut body)?;
     let resource = cases::create(&shared, &ns, spec, &caller.client_id)?;
     Ok(json_response(StatusCode::CREATED, resource))
@@ -37,19 +40,10 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> ApiResult {
-    shared.stats.api("list_cases");
-    authorize(&shared, &headers, &ns)?;
+    authorize(&shared, "list_cases", &headers, &ns)?;
     let query = parse_list_query(query.as_deref().unwrap_or(""))?;
     let (items, cursor) = cases::list(&shared, &ns, &query);
-    Ok(json_response(
-        StatusCode::OK,
-        json!({
-            "kind": "caseList",
-            "version": "v1alpha",
-            "items": items,
-            "metadata": {"continue": cursor},
-        }),
-    ))
+    Ok(list_response("caseList", "v1alpha", items, cursor))
 }
 
 /// `GET /apis/v1alpha/namespaces/{ns}/case/{name}`.
@@ -58,8 +52,7 @@ pub(crate) async fn get_one(
     Path((ns, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    shared.stats.api("get_case");
-    authorize(&shared, &headers, &ns)?;
+    authorize(&shared, "get_case", &headers, &ns)?;
     match cases::get(&shared, &ns, &name) {
         Some(resource) => Ok(json_response(StatusCode::OK, resource)),
         None => Err(ApiError::new(
@@ -77,25 +70,18 @@ pub(crate) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    shared.stats.api("update_case");
-    let caller = authorize(&shared, &headers, &ns)?;
-    let mut body = json_object(&headers, &body)?;
-    for (field, want) in [
-        ("kind", "case"),
-        ("version", "v1alpha"),
-        ("namespace", ns.as_str()),
-        ("name", name.as_str()),
-    ] {
-        match body.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(got)) if got == want => {}
-            Some(other) => {
-                return Err(ApiError::invalid(format!(
-                    "{field} must be \"{want}\" (got {other})"
-                )));
-            }
-        }
-    }
+    let caller = authorize(&shared, "update_case", &headers, &ns)?;
+    let mut body = read_resource(
+        &headers,
+        &body,
+        &[
+            ("kind", "case"),
+            ("version", "v1alpha"),
+            ("namespace", &ns),
+            ("name", &name),
+        ],
+        false,
+    )?;
     let expected_version = match body.get("metadata").and_then(|m| m.get("resource_version")) {
         None | Some(Value::Null) => None,
         Some(Value::String(v)) => Some(v.clone()),

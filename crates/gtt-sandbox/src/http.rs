@@ -156,7 +156,7 @@ pub(crate) fn json_response(status: StatusCode, body: Value) -> Response {
 
 /// Parse a JSON object body: 415 unless `Content-Type: application/json`, 400 if not JSON,
 /// 422 if not an object.
-pub(crate) fn json_object(
+fn json_object(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<serde_json::Map<String, Value>, ApiError> {
@@ -186,19 +186,16 @@ pub(crate) fn json_object(
     }
 }
 
-/// Check an envelope's `kind`, `version` and `namespace` (all required strings).
-pub(crate) fn check_envelope(
+/// Check an envelope's fields (`kind`, `version`, `namespace`, ...) against `expected`; with
+/// `required` (a create) each must be present, else (an update) each may be left out.
+fn check_envelope(
     body: &serde_json::Map<String, Value>,
-    kind: &str,
-    version: &str,
-    namespace: &str,
+    expected: &[(&str, &str)],
+    required: bool,
 ) -> Result<(), ApiError> {
-    for (field, want) in [
-        ("kind", kind),
-        ("version", version),
-        ("namespace", namespace),
-    ] {
-        match body.get(field) {
+    for (field, want) in expected {
+        match body.get(*field) {
+            None | Some(Value::Null) if !required => {}
             None | Some(Value::Null) => {
                 return Err(ApiError::invalid(format!("{field} is required")));
             }
@@ -211,6 +208,37 @@ pub(crate) fn check_envelope(
         }
     }
     Ok(())
+}
+
+/// A request body that must be a JSON object whose envelope matches `expected` (see
+/// [`check_envelope`]).
+pub(crate) fn read_resource(
+    headers: &HeaderMap,
+    body: &Bytes,
+    expected: &[(&str, &str)],
+    required: bool,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let object = json_object(headers, body)?;
+    check_envelope(&object, expected, required)?;
+    Ok(object)
+}
+
+/// A list answer: `{kind, version, items, metadata: {continue}}`.
+pub(crate) fn list_response(
+    kind: &str,
+    version: &str,
+    items: Vec<Value>,
+    cursor: Option<String>,
+) -> Response {
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({
+            "kind": kind,
+            "version": version,
+            "items": items,
+            "metadata": {"continue": cursor},
+        }),
+    )
 }
 
 /// Decode `application/x-www-form-urlencoded` (also used for query strings). Never fails:

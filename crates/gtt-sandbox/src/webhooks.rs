@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
 use super::auth::authorize;
-use super::http::{ApiError, ApiResult, check_envelope, json_object, json_response};
+use super::http::{ApiError, ApiResult, json_response, list_response, read_resource};
 use super::store::{MAX_WEBHOOKS_PER_NAMESPACE, SandboxError, SharedRef, lock};
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -76,10 +76,13 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    shared.stats.api("create_webhook");
-    authorize(&shared, &headers, &ns)?;
-    let mut body = json_object(&headers, &body)?;
-    check_envelope(&body, "webhook", "v1", &ns)?;
+    authorize(&shared, "create_webhook", &headers, &ns)?;
+    let mut body = read_resource(
+        &headers,
+        &body,
+        &[("kind", "webhook"), ("version", "v1"), ("namespace", &ns)],
+        true,
+    )?;
     let name = match body.get("name") {
         Some(Value::String(name)) if valid_name(name) => name.clone(),
         None | Some(Value::Null) => return Err(invalid("name is required")),
@@ -106,17 +109,8 @@ pub(crate) async fn list(
     Path(ns): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
-    shared.stats.api("list_webhooks");
-    authorize(&shared, &headers, &ns)?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({
-            "kind": "webhookList",
-            "version": "v1",
-            "items": all(&shared, &ns),
-            "metadata": {"continue": null},
-        }),
-    ))
+    authorize(&shared, "list_webhooks", &headers, &ns)?;
+    Ok(list_response("webhookList", "v1", all(&shared, &ns), None))
 }
 
 /// `GET /apis/v1/namespaces/{ns}/webhook/{name}`.
@@ -125,8 +119,7 @@ pub(crate) async fn get_one(
     Path((ns, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    shared.stats.api("get_webhook");
-    authorize(&shared, &headers, &ns)?;
+    authorize(&shared, "get_webhook", &headers, &ns)?;
     let store = lock(&shared.store);
     let found = store
         .namespaces
@@ -145,23 +138,18 @@ pub(crate) async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    shared.stats.api("update_webhook");
-    authorize(&shared, &headers, &ns)?;
-    let mut body = json_object(&headers, &body)?;
-    for (field, want) in [
-        ("kind", "webhook"),
-        ("version", "v1"),
-        ("namespace", ns.as_str()),
-        ("name", name.as_str()),
-    ] {
-        match body.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(got)) if got == want => {}
-            Some(other) => {
-                return Err(invalid(format!("{field} must be \"{want}\" (got {other})")));
-            }
-        }
-    }
+    authorize(&shared, "update_webhook", &headers, &ns)?;
+    let mut body = read_resource(
+        &headers,
+        &body,
+        &[
+            ("kind", "webhook"),
+            ("version", "v1"),
+            ("namespace", &ns),
+            ("name", &name),
+        ],
+        false,
+    )?;
     let resource = build(&mut body, &ns, &name)?;
     let mut store = lock(&shared.store);
     let slot = store
@@ -183,8 +171,7 @@ pub(crate) async fn delete(
     Path((ns, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    shared.stats.api("delete_webhook");
-    authorize(&shared, &headers, &ns)?;
+    authorize(&shared, "delete_webhook", &headers, &ns)?;
     if remove(&shared, &ns, &name) {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use super::tests::build_event;
+use super::tests::{build_event, ctx};
 use super::*;
 use crate::subjects::MAX_NAME_TOKEN_BYTES;
 use crate::token::MAX_SEGMENT_BYTES;
@@ -73,39 +73,49 @@ fn write(out: &mut String, value: &Json, style: Style) {
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Json::Number(n) => out.push_str(n),
         Json::String(s) => write_str(out, s, style),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(gap);
-                write(out, item, style);
-            }
-            out.push_str(gap);
-            out.push(']');
-        }
+        Json::Array(items) => write_seq(out, ('[', ']'), gap, items.iter(), |out, item| {
+            write(out, item, style);
+        }),
         Json::Object(members) => {
             let mut members: Vec<&(String, Json)> = members.iter().collect();
             if style.reversed {
                 members.reverse();
             }
-            out.push('{');
-            for (i, (key, value)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(gap);
-                write_str(out, key, style);
-                out.push_str(gap);
-                out.push(':');
-                out.push_str(gap);
-                write(out, value, style);
-            }
-            out.push_str(gap);
-            out.push('}');
+            write_seq(
+                out,
+                ('{', '}'),
+                gap,
+                members.into_iter(),
+                |out, (key, value)| {
+                    write_str(out, key, style);
+                    out.push_str(gap);
+                    out.push(':');
+                    out.push_str(gap);
+                    write(out, value, style);
+                },
+            );
         }
     }
+}
+
+/// `open`, the items separated by commas (each after `gap`), `gap`, `close`.
+fn write_seq<T>(
+    out: &mut String,
+    (open, close): (char, char),
+    gap: &str,
+    items: impl Iterator<Item = T>,
+    mut each: impl FnMut(&mut String, T),
+) {
+    out.push(open);
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(gap);
+        each(out, item);
+    }
+    out.push_str(gap);
+    out.push(close);
 }
 
 /// A case body named `name` whose spec holds `value`, written in `style`.
@@ -162,21 +172,6 @@ fn changed(value: &Json, index: usize) -> Json {
     }
     let mut index = index % leaves(value);
     change(value, &mut index)
-}
-
-fn ctx() -> EventContext<'static> {
-    EventContext {
-        namespace: "142033",
-        kind: "case",
-        action: "update",
-        origin: Origin::Webhook,
-        api_url: "https://test.api.gtt.services",
-        subject_prefix: "gtt",
-        zone: chrono_tz::UTC,
-        received_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
-            .unwrap()
-            .with_timezone(&Utc),
-    }
 }
 
 fn id(body: &str) -> String {

@@ -25,7 +25,7 @@ pub(super) fn build_event(ctx: &EventContext<'_>, body: &[u8]) -> Result<Event, 
     prepare(ctx, body).map(Event::from)
 }
 
-fn ctx() -> EventContext<'static> {
+pub(super) fn ctx() -> EventContext<'static> {
     EventContext {
         namespace: "142033",
         kind: "case",

@@ -13,6 +13,13 @@ pub enum CaseType {
 }
 
 impl CaseType {
+    /// Every case type.
+    pub const ALL: [CaseType; 3] = [
+        CaseType::Incident,
+        CaseType::ServiceRequest,
+        CaseType::Other,
+    ];
+
     /// The serialized name (`"incident"`, `"service_request"`, `"other"`).
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -38,6 +45,18 @@ pub enum CaseState {
 }
 
 impl CaseState {
+    /// Every state, in life-cycle order.
+    pub const ALL: [CaseState; 8] = [
+        CaseState::New,
+        CaseState::Open,
+        CaseState::InProgress,
+        CaseState::PendingCustomer,
+        CaseState::Resolved,
+        CaseState::Closed,
+        CaseState::Cancelled,
+        CaseState::Unknown,
+    ];
+
     /// The serialized name, e.g. `"in_progress"`.
     pub fn as_str(&self) -> &'static str {
         match self {

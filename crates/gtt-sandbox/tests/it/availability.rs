@@ -17,12 +17,7 @@ async fn outage_answers_503_everywhere_and_pauses_deliveries() {
     );
 
     sandbox.set_available(false);
-    let (status, body) = token_request(
-        &sandbox,
-        Some(&basic(CLIENT_ID, CLIENT_SECRET)),
-        "grant_type=client_credentials",
-    )
-    .await;
+    let (status, body) = client_credentials(&sandbox, CLIENT_ID, CLIENT_SECRET).await;
     assert_eq!(status, 503);
     assert_eq!(body["code"], 503);
     for (method, path) in [

@@ -62,13 +62,18 @@ pub async fn token_request(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-pub async fn token_for(sandbox: &Sandbox, id: &str, secret: &str) -> String {
-    let (status, body) = token_request(
+/// A client-credentials token request with `id` and `secret`: status and answer.
+pub async fn client_credentials(sandbox: &Sandbox, id: &str, secret: &str) -> (u16, Value) {
+    token_request(
         sandbox,
         Some(&basic(id, secret)),
         "grant_type=client_credentials",
     )
-    .await;
+    .await
+}
+
+pub async fn token_for(sandbox: &Sandbox, id: &str, secret: &str) -> String {
+    let (status, body) = client_credentials(sandbox, id, secret).await;
     assert_eq!(status, 200, "token: {body}");
     body["access_token"]
         .as_str()

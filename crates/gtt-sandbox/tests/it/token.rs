@@ -9,12 +9,7 @@ use serde_json::json;
 #[tokio::test]
 async fn token_success_shape_and_use() {
     let sandbox = start(SandboxConfig::default()).await;
-    let (status, body) = token_request(
-        &sandbox,
-        Some(&basic(CLIENT_ID, CLIENT_SECRET)),
-        "grant_type=client_credentials",
-    )
-    .await;
+    let (status, body) = client_credentials(&sandbox, CLIENT_ID, CLIENT_SECRET).await;
     assert_eq!(status, 200);
     let token = body["access_token"].as_str().expect("access_token");
     assert!(token.starts_with("eyJ") && token.len() == 43, "{token}");
@@ -103,12 +98,7 @@ async fn tokens_really_expire() {
         ..SandboxConfig::default()
     })
     .await;
-    let (status, body) = token_request(
-        &sandbox,
-        Some(&basic(CLIENT_ID, CLIENT_SECRET)),
-        "grant_type=client_credentials",
-    )
-    .await;
+    let (status, body) = client_credentials(&sandbox, CLIENT_ID, CLIENT_SECRET).await;
     assert_eq!(status, 200);
     assert_eq!(body["expires_in"], 1);
     let api = Api::new(&sandbox).await;

@@ -110,28 +110,14 @@ fn state_raw_is_kept_exactly_in_case() {
 
 #[test]
 fn state_and_type_as_str_match_serde() {
-    use CaseState::*;
-    for state in [
-        New,
-        Open,
-        InProgress,
-        PendingCustomer,
-        Resolved,
-        Closed,
-        Cancelled,
-        Unknown,
-    ] {
+    for state in CaseState::ALL {
         assert_eq!(json!(state), json!(state.as_str()), "{state:?}");
     }
-    for case_type in [
-        CaseType::Incident,
-        CaseType::ServiceRequest,
-        CaseType::Other,
-    ] {
+    for case_type in CaseType::ALL {
         assert_eq!(json!(case_type), json!(case_type.as_str()), "{case_type:?}");
     }
-    assert_eq!(InProgress.as_str(), "in_progress");
-    assert_eq!(PendingCustomer.as_str(), "pending_customer");
+    assert_eq!(CaseState::InProgress.as_str(), "in_progress");
+    assert_eq!(CaseState::PendingCustomer.as_str(), "pending_customer");
     assert_eq!(CaseType::ServiceRequest.as_str(), "service_request");
 }
 
