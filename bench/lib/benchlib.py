@@ -187,7 +187,7 @@ def cmd_create_stream(a) -> None:
             await js.delete_stream(a.stream)
         except Exception:
             pass
-        # The gateway's own stream shape (src/publish/mod.rs stream_config), for every system.
+        # The gateway's own stream shape (src/nats/provision.rs, stream_config), for every system.
         await js.add_stream(StreamConfig(
             name=a.stream,
             subjects=[a.subjects],
@@ -608,7 +608,7 @@ def cmd_report(a) -> None:
              "connections / throughput. Peak RSS: highest VmRSS of the server's process tree, sampled "
              "every 100 ms (gateway: one process; peer: uvicorn master + workers); idle RSS: before "
              "any load. CPU cores = (utime+stime of the tree) / measured seconds. NATS alone: "
-             "examples/bench_nats.rs, N JetStream publishes in flight awaiting each PubAck, the raw "
+             "bench/src/bin/bench_nats.rs, N JetStream publishes in flight awaiting each PubAck, the raw "
              "bodies as payload (the gateway and the peer publish CloudEvents about twice that size), no HTTP. wrk, "
              "nats-server and the server share the machine's cores: see bench/README.md.")
     extra = []

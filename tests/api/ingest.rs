@@ -1,4 +1,4 @@
-//! The DESIGN section 4 table, row by row: each test checks the HTTP answer and the stream.
+//! The README's table of answers, row by row: each test checks the HTTP answer and the stream.
 
 use std::time::Duration;
 

@@ -1,3 +1,5 @@
+//! Unit tests of event preparation: the CloudEvent, routes, ids, times, `source`, dead letters.
+
 use super::*;
 use sha2::{Digest, Sha256};
 
