@@ -6,6 +6,7 @@ mod check_config;
 #[cfg(feature = "demo")]
 mod demo;
 mod healthcheck;
+mod output;
 mod serve;
 mod subscriptions;
 

@@ -11,7 +11,11 @@ use crate::registrar::{Change, Registrar, redact_url};
 #[derive(Subcommand)]
 pub(super) enum Action {
     /// List the webhooks GTT has in the configured namespaces (tokens redacted).
-    List,
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create missing webhooks and fix wrong ones.
     Sync {
         /// Only print what would change.
@@ -46,7 +50,7 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
     };
     super::block_on(async {
         let result = match action {
-            Action::List => registrar.list().await.map(|rows| print_list(&rows)),
+            Action::List { json } => registrar.list().await.map(|rows| print_list(&rows, json)),
             Action::Sync { dry_run } => registrar
                 .sync_once(false, dry_run)
                 .await
@@ -66,29 +70,57 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
     })
 }
 
-fn print_list(rows: &[crate::registrar::Listed]) {
-    println!(
-        "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} URL",
-        "NAMESPACE", "NAME", "OURS", "KIND", "VERSION", "ACTION"
-    );
-    for row in rows {
-        let w = &row.webhook;
-        let ours = match (row.ours, row.correct) {
-            (true, true) => "yes",
-            (true, false) => "WRONG",
-            (false, _) => "no",
-        };
-        println!(
-            "{:<12} {:<40} {:<6} {:<8} {:<8} {:<8} {}",
-            row.namespace,
-            w.name,
-            ours,
-            w.spec.kind,
-            w.spec.version,
-            w.spec.action,
-            redact_url(&w.spec.url)
-        );
+fn print_list(rows: &[crate::registrar::Listed], json: bool) {
+    if json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|row| {
+                serde_json::json!({
+                    "namespace": row.namespace,
+                    "name": row.webhook.name,
+                    "ours": row.ours,
+                    "correct": row.correct,
+                    "kind": row.webhook.spec.kind,
+                    "version": row.webhook.spec.version,
+                    "action": row.webhook.spec.action,
+                    "url": redact_url(&row.webhook.spec.url),
+                })
+            })
+            .collect();
+        return super::output::json(&rows);
     }
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let w = &row.webhook;
+            let ours = match (row.ours, row.correct) {
+                (true, true) => "yes",
+                (true, false) => "WRONG",
+                (false, _) => "no",
+            };
+            vec![
+                row.namespace.clone(),
+                w.name.clone(),
+                ours.into(),
+                w.spec.kind.clone(),
+                w.spec.version.clone(),
+                w.spec.action.clone(),
+                redact_url(&w.spec.url),
+            ]
+        })
+        .collect();
+    super::output::table(
+        &[
+            "NAMESPACE",
+            "NAME",
+            "OURS",
+            "KIND",
+            "VERSION",
+            "ACTION",
+            "URL",
+        ],
+        &rows,
+    );
 }
 
 fn print_changes(changes: &[Change], dry_run: bool) {

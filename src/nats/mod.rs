@@ -6,13 +6,15 @@
 //! - [`Publisher`]: publish and await the PubAck, failures classified; `readiness` tracks how
 //!   long publishing has been failing;
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
-//! - `bucket`: the bucket handle shared by [`TicketStore`] and [`Leases`].
+//! - `bucket`: the bucket handle shared by [`TicketStore`] and [`Leases`];
+//! - `reader`: reading stored messages, for the operator commands ([`client`] connects them).
 
 mod bucket;
 mod connection;
 mod leases;
 mod provision;
 mod publisher;
+mod reader;
 mod readiness;
 mod tickets;
 
@@ -22,10 +24,33 @@ pub(crate) use provision::Keeper;
 pub(crate) use publisher::{
     MESSAGE_HEADROOM, Outgoing, PublishError, Publisher, deadletter_headers, event_headers,
 };
+#[allow(unused_imports)] // the operator commands use it
+pub(crate) use reader::read;
 pub(crate) use tickets::TicketStore;
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
+
+#[allow(dead_code)] // the operator commands use it
+/// A client for an operator command (the same servers and credentials as the gateway), once
+/// connected (within `timeout`).
+pub(crate) async fn client(
+    settings: &NatsSettings,
+    timeout: std::time::Duration,
+) -> anyhow::Result<async_nats::Client> {
+    let (client, link) = connection::connect(settings, &Metrics::new()).await?;
+    let mut connected = link.connected.subscribe();
+    tokio::time::timeout(timeout, connected.wait_for(|up| *up))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no NATS server answered at {} within {timeout:?} (nats.url)",
+                settings.url
+            )
+        })?
+        .map_err(|_| anyhow::anyhow!("NATS connection closed"))?;
+    Ok(client)
+}
 
 /// Everything `[nats]` describes, connected.
 pub(crate) struct Nats {
