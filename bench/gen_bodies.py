@@ -4,7 +4,11 @@
 Writes, into OUT_DIR:
   bodies.ndjson  one compact JSON case resource per line (1-2 KB each): a few thousand distinct
                  updates of ~800 tickets, plus ~10% exact duplicates of a recent body interleaved
-                 (GTT retries / double deliveries);
+                 (GTT retries / double deliveries). With --size (e.g. 16k), every body is within
+                 +-10 % of that size instead: the description grows with further work notes (same
+                 case shape, same marker), and fewer distinct bodies and tickets are made when the
+                 bodies are large (about 64 MiB of bodies at most: wrk keeps them all in memory,
+                 once per thread);
   path.txt       the callback path with its capability token,
                  /v1/hooks/gtt/{ns}/case/update/{hex(HMAC-SHA256(secret, "{ns}:case:update"))};
   meta.json      counts and sizes.
@@ -22,6 +26,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import itertools
 import os
 import random
 from datetime import datetime, timedelta
@@ -68,7 +73,7 @@ def token(secret: str, namespace: str, kind: str, action: str) -> str:
     return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
 
 
-def case_bodies(rng: random.Random, namespace: str, tickets: int, distinct: int):
+def case_bodies(rng: random.Random, namespace: str, tickets: int, distinct: int, size: int | None = None):
     """`distinct` bodies: successive updates of `tickets` tickets, in a shuffled-but-plausible order."""
     base = datetime(2025, 3, 4, 8, 0, 0)
     cases = []
@@ -98,11 +103,11 @@ def case_bodies(rng: random.Random, namespace: str, tickets: int, distinct: int)
         if c["state"] < len(STATES) - 1 and rng.random() < 0.35:
             c["state"] += 1
         c["notes"].append(f"{c['updated']:%Y-%m-%d %H:%M} {rng.choice(NOTES)}")
-        out.append(render(c, namespace, rng))
+        out.append(render(c, namespace, rng, size))
     return out
 
 
-def render(c, namespace: str, rng: random.Random) -> str:
+def render(c, namespace: str, rng: random.Random, size: int | None = None) -> str:
     state = STATES[c["state"]]
     description = (
         f"Site: {c['site']}. {c['symptom']} Impact: {rng.choice(['single site', 'multiple sites', 'degraded redundancy'])}. "
@@ -126,12 +131,28 @@ def render(c, namespace: str, rng: random.Random) -> str:
         spec["resolved_at"] = spec["updated_at"]
     if state == "Closed":
         spec["closed_at"] = spec["updated_at"]
-    # Pad the description to a realistic 1-2 KB body with the customer's original text.
+    # Pad the description to a realistic 1-2 KB body (or to about `size`) with the customer's
+    # original text and further work notes. The length is tracked incrementally (one dump per
+    # body, not per added line: the 256 KB bodies would take minutes otherwise).
     body = {"kind": "case", "version": "v1alpha", "namespace": namespace, "name": c["name"], "spec": spec}
-    target = rng.randrange(1100, 1900)
-    filler = iter(rng.sample(SYMPTOMS + NOTES, len(SYMPTOMS + NOTES)) * 4)
-    while len(dump(body)) + len(MARKER) + 16 < target:
-        spec["description"] += "\n" + next(filler)
+    target = rng.randrange(1100, 1900) if size is None else rng.randrange(size * 9 // 10, size * 11 // 10)
+    if size is not None:
+        # Small sizes: fewer of the latest notes, so the body fits its target.
+        head, notes = description.split("\n", 1)[0] + "\n", c["notes"][-3:]
+        while len(notes) > 1 and len(dump(body).encode()) + len(MARKER) + 16 > target:
+            notes = notes[1:]
+            spec["description"] = head + "\n".join(notes)
+    filler = itertools.cycle(rng.sample(SYMPTOMS + NOTES, len(SYMPTOMS + NOTES)))
+    length = len(dump(body).encode())
+    while length + len(MARKER) + 16 < target:
+        line = "\n" + next(filler)
+        grows = len(dump(line).encode()) - 2  # the JSON text of the line, without its quotes
+        if size is not None and length + grows + len(MARKER) + 16 > target:
+            # the last line is cut to land on the target (the filler is ASCII: a char is a byte)
+            line = line[:max(1, target - length - len(MARKER) - 16 - 1)]
+            grows = len(dump(line).encode()) - 2
+        spec["description"] += line
+        length += grows
     spec["description"] += f"\nBench-Ref: {MARKER}"
     return dump(body)
 
@@ -140,19 +161,40 @@ def dump(v) -> str:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
+def parse_size(text: str) -> int:
+    """"16k" -> 16384, "1m" -> 1048576, "1500" -> 1500."""
+    t = text.strip().lower()
+    scale = {"k": 1 << 10, "m": 1 << 20}.get(t[-1:], 1)
+    try:
+        n = int(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 1k, 16k, 256k)")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return n
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out_dir")
     p.add_argument("--secret", required=True)
     p.add_argument("--namespace", default="142033")
-    p.add_argument("--distinct", type=int, default=4000)
-    p.add_argument("--tickets", type=int, default=800)
+    p.add_argument("--size", type=parse_size,
+                   help="bodies of about this many bytes (+-10 %%; suffix k = 1024), e.g. 1k, 16k, 256k; "
+                        "default: 1-2 KB")
+    p.add_argument("--distinct", type=int,
+                   help="distinct bodies (default 4000; with --size, fewer for large bodies: ~64 MiB in all)")
+    p.add_argument("--tickets", type=int, help="tickets they update (default distinct / 5)")
     p.add_argument("--dup-share", type=float, default=0.10)
     p.add_argument("--seed", type=int, default=20250304)
     a = p.parse_args()
 
+    if a.distinct is None:
+        a.distinct = 4000 if a.size is None else max(100, min(4000, (64 << 20) // a.size))
+    if a.tickets is None:
+        a.tickets = max(1, a.distinct // 5)
     rng = random.Random(a.seed)
-    distinct = case_bodies(rng, a.namespace, a.tickets, a.distinct)
+    distinct = case_bodies(rng, a.namespace, a.tickets, a.distinct, a.size)
     # Interleave exact duplicates: a copy of a body sent shortly before (1-40 positions back), as
     # a retry or a double delivery would arrive, often while the original is still in flight.
     lines = []
@@ -161,7 +203,10 @@ def main() -> None:
         if rng.random() < a.dup_share / (1 - a.dup_share) and len(lines) > 1:
             lines.append(lines[-rng.randrange(1, min(40, len(lines)) + 1)])
     sizes = [len(s.encode()) for s in lines]
-    assert min(sizes) >= 1024 and max(sizes) <= 2048, (min(sizes), max(sizes))
+    lo, hi = (1024, 2048) if a.size is None else (a.size * 85 // 100, a.size * 115 // 100)
+    if min(sizes) < lo or max(sizes) > hi:
+        raise SystemExit(f"bodies of {min(sizes)}-{max(sizes)} bytes, outside {lo}-{hi}: "
+                         "--size too small for a case body?")
     assert all(s.count(MARKER) == 1 for s in lines)
 
     os.makedirs(a.out_dir, exist_ok=True)
@@ -178,6 +223,8 @@ def main() -> None:
         "bytes_min": min(sizes),
         "bytes_mean": round(sum(sizes) / len(sizes)),
         "bytes_max": max(sizes),
+        "bytes_total": sum(sizes),
+        "size": a.size,
         "namespace": a.namespace,
         "marker": MARKER,
     }

@@ -12,6 +12,8 @@
   rss PID                                     VmRSS of PID and its descendants, KiB
   sample PID OUT                              sample the tree's VmRSS every 100 ms until
                                               SIGTERM/SIGINT; write peak + VmHWM to OUT (JSON)
+  series PID OUT [--interval S]               append "seconds rss_kib" to OUT every S (1) seconds
+                                              until SIGTERM/SIGINT or PID exits (the soak)
   step ...                                    assemble one step's result (+ loss check)
   machine OUT                                 machine and version facts (JSON)
   report RUN_DIR OUT_MD                       render the markdown report from RUN_DIR/steps/*.json
@@ -307,6 +309,58 @@ def cmd_sample(a) -> None:
         json.dump({"peak_rss_kib": peak, "hwm_kib": hwm, "samples": samples}, f)
 
 
+def cmd_series(a) -> None:
+    """VmRSS of the tree every interval, one line per sample, flushed: a soak cut short keeps
+    what it sampled. Samples are taken on a fixed schedule (no drift from the sampling time)."""
+    stop = False
+
+    def on_signal(*_):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    t0 = time.monotonic()
+    n = 0
+    with open(a.out, "w") as f:
+        while not stop and os.path.exists(f"/proc/{a.pid}"):
+            f.write(f"{time.monotonic() - t0:.3f} {status_kib(a.pid, 'VmRSS')}\n")
+            f.flush()
+            n += 1
+            pause = t0 + n * a.interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+
+
+def rss_trend(path: str, skip: float, end: float | None = None) -> dict:
+    """Least-squares slope of RSS over the samples from `skip` to `end` seconds (the load's end:
+    the sampler stops a moment later), and min/max."""
+    pts = []
+    for line in open(path):
+        parts = line.split()
+        if len(parts) == 2 and int(parts[1]) > 0 and (end is None or float(parts[0]) <= end + 0.5):
+            pts.append((float(parts[0]), int(parts[1])))
+    out = {"samples": len(pts), "skip_s": skip}
+    if not pts:
+        return out
+    kib = [k for _, k in pts]
+    out.update({"rss_min_kib": min(kib), "rss_max_kib": max(kib), "rss_first_kib": kib[0],
+                "rss_last_kib": kib[-1], "span_s": pts[-1][0] - pts[0][0]})
+    fit = [(t, k) for t, k in pts if t >= skip]
+    out["fit_samples"] = len(fit)
+    if len(fit) >= 2:
+        n = len(fit)
+        mt = sum(t for t, _ in fit) / n
+        mk = sum(k for _, k in fit) / n
+        stt = sum((t - mt) ** 2 for t, _ in fit)
+        if stt > 0:
+            slope = sum((t - mt) * (k - mk) for t, k in fit) / stt  # KiB per second
+            out["slope_mib_per_h"] = slope * 3600 / 1024
+        fk = [k for _, k in fit]
+        out.update({"fit_min_kib": min(fk), "fit_max_kib": max(fk), "fit_span_s": fit[-1][0] - fit[0][0]})
+    return out
+
+
 def read_ids(path: str) -> set[str]:
     if not path or not os.path.exists(path):
         return set()
@@ -325,8 +379,13 @@ def read_times(path: str | None) -> tuple[float, float, float] | None:
 
 def cmd_step(a) -> None:
     """One row: read wrk's (or bench_nats') results, do the loss check, write the step JSON."""
-    step = {"system": a.system, "label": a.label, "concurrency": a.concurrency,
+    step = {"system": a.system, "label": a.label, "concurrency": a.concurrency, "row": a.row,
             "duration_nominal_s": a.duration, "crashed": bool(a.crashed), "notes": a.note or []}
+    if a.size:
+        step["size"] = a.size
+    if a.data_meta and os.path.exists(a.data_meta):
+        meta = json.load(open(a.data_meta))
+        step["bodies"] = {k: meta.get(k) for k in ("bodies", "distinct", "bytes_min", "bytes_mean", "bytes_max")}
     load = json.load(open(a.load_json)) if a.load_json and os.path.exists(a.load_json) else None
     if load is None:
         step["crashed"] = True
@@ -353,8 +412,11 @@ def cmd_step(a) -> None:
             "latency_ms": {k: lat[k] / 1000 for k in ("p50", "p90", "p99", "max")},
             "latency_ms_extra": {k: lat[k] / 1000 for k in ("mean", "p75", "p999")},
             "distinct_ids": len(ids), "distinct_ids_measured": load["distinct_ids"],
-            "passes": load["passes"],
+            "passes": load["passes"], "delay_ms": load.get("delay_ms", 0),
         })
+        if load.get("body_bytes") is not None and dur:
+            step["body_bytes"] = load["body_bytes"]
+            step["body_mb_per_s"] = load["body_bytes"] / dur / 1e6
         if a.warm_json and os.path.exists(a.warm_json):
             warm = json.load(open(a.warm_json))
             step["warmup"] = {"requests": warm["requests"], "ok": warm["ok"], "non2xx": warm["non2xx"]}
@@ -402,6 +464,14 @@ def cmd_step(a) -> None:
     if times:
         user, sys_, real = times
         step["loadgen_cores"] = (user + sys_) / real
+    # CPU per accepted event: the server's (its process tree, measured window) and nats-server's
+    # (for NATS alone over bench_nats' whole run: cores / rate, the same quotient).
+    if step.get("cpu_s") is not None and step.get("accepted"):
+        step["cpu_us_per_event"] = step["cpu_s"] / step["accepted"] * 1e6
+    if step.get("nats_cores") is not None and step.get("accepted_per_s"):
+        step["nats_us_per_event"] = step["nats_cores"] / step["accepted_per_s"] * 1e6
+    if a.series and os.path.exists(a.series):
+        step["rss_trend"] = rss_trend(a.series, a.series_skip, a.duration)
     if a.snap0 and a.snap1 and os.path.exists(a.snap0) and os.path.exists(a.snap1):
         busy, others = other_load(a.snap0, a.snap1)
         step["machine_busy_cores"] = busy
@@ -410,7 +480,7 @@ def cmd_step(a) -> None:
         step["unattributed_cores"] = busy - known
     with open(a.out, "w") as f:
         json.dump(step, f, indent=1)
-    print(f"  {a.label} c={a.concurrency}: "
+    print(f"  {a.label} c={a.concurrency}{' ' + a.size if a.size else ''}: "
           + (f"{step.get('accepted_per_s', 0):.0f} accepted/s, p99 {step.get('latency_ms', {}).get('p99')} ms, "
              f"non-2xx {step.get('non2xx')}, loss check "
              f"{'ok' if step['loss_ok'] else 'FAILED'} ({step.get('distinct_ids')} ids answered, {step.get('stream_msgs')} msgs "
@@ -464,8 +534,16 @@ def cmd_machine(a) -> None:
 
 # ---------------------------------------------------------------- report
 
-SYSTEM_ORDER = {"gateway": 0, "peer": 1, "nats": 2}
-TARGET_RATIO = {64: 3.0, 256: 3.5}
+SYSTEM_ORDER = {"gateway": 0, "bare": 1, "peer": 2, "nats": 3}
+ROW_ORDER = {"main": 0, "size": 1, "soak": 2}
+NAMES = {"gateway": "gtt-gateway", "bare": "bare pipeline", "peer": "FastAPI peer", "nats": "NATS alone"}
+
+# Issue 13's targets (bench/README.md, "Targets").
+TARGET_VS_BARE = 0.9           # gateway / bare, accepted events/s, at each of these steps:
+TARGET_VS_BARE_STEPS = (64, 256)
+TARGET_P99 = (64, 10.0)        # (connections, ms): gateway p99
+TARGET_PEAK = (256, 32)        # (connections, MiB): gateway peak RSS
+TARGET_IDLE_MIB = 16           # gateway idle RSS, every gateway row
 
 
 def fmt_ms(v) -> str:
@@ -476,21 +554,70 @@ def fmt_mib(kib) -> str:
     return "-" if not kib else f"{kib / 1024:.1f}"
 
 
-NAMES = {"gateway": "gtt-gateway", "peer": "FastAPI peer", "nats": "NATS alone"}
-
-
 def fmt_cores(v) -> str:
     return "-" if v is None else f"{v:.2f}"
+
+
+def fmt_us(v) -> str:
+    return "-" if v is None else (f"{v:.1f}" if v < 10 else f"{v:,.0f}")
+
+
+def size_key(s) -> int:
+    """Size rows in the order of their body size; other rows keep theirs."""
+    return (s.get("bodies") or {}).get("bytes_mean") or 0 if s.get("row") == "size" else 0
+
+
+def row_name(s) -> str:
+    name = NAMES.get(s["system"], s["system"])
+    if s.get("row") == "size":
+        name += f", {s.get('size')} bodies"
+    elif s.get("row") == "soak":
+        name += ", soak"
+    return name
+
+
+def non2xx_cell(s) -> str:
+    cell = str(s.get("non2xx", "-"))
+    if s.get("socket_errors"):
+        cell += f" (+{s['socket_errors']} socket errors)"
+    return cell
+
+
+def loss_cell(s) -> str:
+    cell = "ok" if s.get("loss_ok") else "**FAILED**"
+    return cell + (", **CRASHED**" if s.get("crashed") else "")
+
+
+def ratio_value(by, c, a="gateway", b="bare"):
+    x, y = by.get((a, c)), by.get((b, c))
+    if not x or not y or not y.get("accepted_per_s") or "accepted_per_s" not in x:
+        return None
+    return x["accepted_per_s"] / y["accepted_per_s"]
+
+
+def ratio(by, c, a="gateway", b="bare") -> str:
+    r = ratio_value(by, c, a, b)
+    return "-" if r is None else f"{r:.2f}x"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
 
 
 def cmd_report(a) -> None:
     steps = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(a.run_dir, "steps", "*.json")))]
     machine = json.load(open(os.path.join(a.run_dir, "machine.json")))
-    meta = json.load(open(os.path.join(a.run_dir, "data", "meta.json")))
     params = json.load(open(os.path.join(a.run_dir, "params.json")))
-    steps.sort(key=lambda s: (s["concurrency"], SYSTEM_ORDER.get(s["system"], 9)))
-    by = {(s["system"], s["concurrency"]): s for s in steps}
-    concs = sorted({s["concurrency"] for s in steps})
+    for s in steps:
+        s.setdefault("row", "main")
+    steps.sort(key=lambda s: (ROW_ORDER.get(s["row"], 9), size_key(s), s["concurrency"],
+                              SYSTEM_ORDER.get(s["system"], 9)))
+    main = [s for s in steps if s["row"] == "main"]
+    sized = [s for s in steps if s["row"] == "size"]
+    soaks = [s for s in steps if s["row"] == "soak"]
+    by = {(s["system"], s["concurrency"]): s for s in main}
+    concs = sorted({s["concurrency"] for s in main})
+    systems = {s["system"] for s in steps}
 
     L = [f"# gtt-gateway benchmark, {params['started']}", ""]
     L.append(f"- Machine: `nproc` = {machine['nproc']}, {machine['mem_gib']} GiB, CPU {machine['cpu_model']}; "
@@ -499,69 +626,56 @@ def cmd_report(a) -> None:
              f"wrk {machine['wrk'].split(' [')[0].replace('wrk ', '')}; Python {machine['python']}, "
              f"FastAPI {machine['fastapi']}, uvicorn {machine['uvicorn']} (uvloop {machine['uvloop']}, "
              f"httptools {machine['httptools']}), nats-py {machine['nats_py']}, orjson {machine['orjson']}.")
-    L.append(f"- Duration: {params['duration']} s measured per row, after a {params['warmup']} s warm-up; "
-             f"wrk {params['threads']} threads, `--latency`; fresh nats-server (file store) and stream per row.")
-    L.append(f"- Load: {meta['bodies']} pre-generated case callbacks ({meta['distinct']} distinct + "
-             f"{meta['duplicates']} exact duplicates interleaved, {meta['bytes_min']}-{meta['bytes_max']} B, "
-             f"mean {meta['bytes_mean']} B), stamped per pass so every pass is new content.")
-    L.append(f"- Peer: `uvicorn --workers {params['workers']} --loop uvloop --http httptools --no-access-log`.")
-    L.append("")
-    L.append("| conns | system | accepted ev/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | peak RSS MiB "
-             "| idle RSS MiB | CPU cores | loss check |")
-    L.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for c in concs:
-        for system in ("gateway", "peer", "nats"):
-            s = by.get((system, c))
-            if not s:
-                continue
-            if "accepted_per_s" not in s:
-                L.append(f"| {c} | {NAMES[system]} | CRASHED | | | | | | | | | **FAILED** |")
-                continue
-            lat = s.get("latency_ms", {})
-            loss = "ok" if s["loss_ok"] else "**FAILED**"
-            if s["crashed"]:
-                loss += ", **CRASHED**"
-            non2xx = str(s.get("non2xx", "-"))
-            if s.get("socket_errors"):
-                non2xx += f" (+{s['socket_errors']} socket errors)"
-            L.append(
-                f"| {c} | {NAMES[system]} | {s['accepted_per_s']:,.0f} | {fmt_ms(lat.get('p50'))} "
-                f"| {fmt_ms(lat.get('p90'))} | {fmt_ms(lat.get('p99'))} | {fmt_ms(lat.get('max'))} "
-                f"| {non2xx} | {fmt_mib(s.get('peak_rss_kib'))} | {fmt_mib(s.get('idle_rss_kib'))} "
-                f"| {fmt_cores(s.get('cores'))} | {loss} |")
-    L.append("")
-    L.append("Gateway / peer, accepted events/s: " + ", ".join(
-        f"**{ratio(by, c)}** at {c} connections" for c in concs) + ".")
+    if main or sized:
+        L.append(f"- Duration: {params['duration']} s measured per row, after a {params['warmup']} s warm-up; "
+                 f"wrk {params['threads']} threads, `--latency`; fresh nats-server (file store) and stream per row.")
+    if soaks:
+        rate = params.get("soak_rate")
+        L.append(f"- Soak: the gateway for {params.get('soak')} s at {params.get('soak_conns')} connections, "
+                 + (f"paced to at most ~{rate} callbacks/s" if rate else "unpaced (closed loop at full speed)")
+                 + "; fresh nats-server and stream; VmRSS sampled every second.")
+    meta_path = os.path.join(a.run_dir, "data", "meta.json")
+    if main and os.path.exists(meta_path):
+        meta = json.load(open(meta_path))
+        L.append(f"- Load: {meta['bodies']} pre-generated case callbacks ({meta['distinct']} distinct + "
+                 f"{meta['duplicates']} exact duplicates interleaved, {meta['bytes_min']}-{meta['bytes_max']} B, "
+                 f"mean {meta['bytes_mean']} B), stamped per pass so every pass is new content.")
+    if "bare" in systems:
+        L.append("- Bare pipeline: bench/src/bin/bare.rs (axum route, constant-time token check, the body "
+                 "published as is with `Nats-Msg-Id`, PubAck awaited, 202; no parsing, state, metrics or logs).")
+    if "peer" in systems:
+        L.append(f"- Peer: `uvicorn --workers {params['workers']} --loop uvloop --http httptools --no-access-log`.")
     L.append("")
 
-    L.append("## Targets")
-    L.append("")
-    L.append("| target | measured | |")
-    L.append("|---|---|---|")
-    for c in concs:
-        want = TARGET_RATIO.get(c)
-        r = ratio_value(by, c)
-        if want is not None:
-            L.append(f"| gateway >= {want}x peer at {c} conns | {('%.2fx' % r) if r else '-'} "
-                     f"| {verdict(r is not None and r >= want)} |")
-    g64 = by.get(("gateway", 64))
-    if g64 and "latency_ms" in g64:
-        L.append(f"| gateway p99 <= 10 ms at 64 conns | {fmt_ms(g64['latency_ms']['p99'])} ms "
-                 f"| {verdict(g64['latency_ms']['p99'] <= 10)} |")
-    gsteps = [s for s in steps if s["system"] == "gateway" and s.get("peak_rss_kib")]
-    if gsteps:
-        peak = max(s["peak_rss_kib"] for s in gsteps)
-        idle = max(s.get("idle_rss_kib") or 0 for s in gsteps)
-        L.append(f"| gateway peak RSS <= 32 MiB under load | {fmt_mib(peak)} MiB | {verdict(peak <= 32 * 1024)} |")
-        L.append(f"| gateway idle RSS <= 20 MiB | {fmt_mib(idle)} MiB | {verdict(idle <= 20 * 1024)} |")
-    lost = [f"{NAMES[s['system']]} at {s['concurrency']}" for s in steps if not s["loss_ok"]]
-    L.append(f"| zero lost events (every row) | {'none lost' if not lost else 'FAILED: ' + ', '.join(lost)} "
-             f"| {verdict(not lost)} |")
-    if g64 and "non2xx" in g64:
-        n = g64["non2xx"] + g64.get("socket_errors", 0)
-        L.append(f"| zero non-2xx at 64 conns (gateway) | {g64['non2xx']} non-2xx, "
-                 f"{g64.get('socket_errors', 0)} socket errors | {verdict(n == 0)} |")
-    L.append("")
+    if main:
+        L.append("| conns | system | accepted ev/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | peak RSS MiB "
+                 "| idle RSS MiB | CPU cores | server CPU us/ev | nats-server CPU us/ev | loss check |")
+        L.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for s in main:
+            if "accepted_per_s" not in s:
+                L.append(f"| {s['concurrency']} | {row_name(s)} | CRASHED | | | | | | | | | | | **FAILED** |")
+                continue
+            lat = s.get("latency_ms", {})
+            L.append(
+                f"| {s['concurrency']} | {row_name(s)} | {s['accepted_per_s']:,.0f} | {fmt_ms(lat.get('p50'))} "
+                f"| {fmt_ms(lat.get('p90'))} | {fmt_ms(lat.get('p99'))} | {fmt_ms(lat.get('max'))} "
+                f"| {non2xx_cell(s)} | {fmt_mib(s.get('peak_rss_kib'))} | {fmt_mib(s.get('idle_rss_kib'))} "
+                f"| {fmt_cores(s.get('cores'))} | {fmt_us(s.get('cpu_us_per_event'))} "
+                f"| {fmt_us(s.get('nats_us_per_event'))} | {loss_cell(s)} |")
+        L.append("")
+        if {"gateway", "bare"} <= systems:
+            L.append("Gateway / bare pipeline, accepted events/s: " + ", ".join(
+                f"**{ratio(by, c)}** at {c} connections" for c in concs) + ".")
+        if {"gateway", "peer"} <= systems:
+            L.append("Gateway / FastAPI peer, accepted events/s (information, no target): " + ", ".join(
+                f"{ratio(by, c, 'gateway', 'peer')} at {c} connections" for c in concs) + ".")
+        L.append("")
+
+    L.extend(targets_section(steps, by))
+    if sized:
+        L.extend(sizes_section(sized))
+    if soaks:
+        L.extend(soak_section(soaks))
 
     L.append("## Where the 2 cores went (measured window, cores = CPU seconds / second)")
     L.append("")
@@ -569,7 +683,7 @@ def cmd_report(a) -> None:
     L.append("|---:|---|---:|---:|---:|---:|---:|---|")
     for s in steps:
         others = ", ".join(f"{n} {c:.2f}" for n, c in s.get("other_processes", [])) or "-"
-        L.append(f"| {s['concurrency']} | {NAMES[s['system']]} | {fmt_cores(s.get('cores'))} "
+        L.append(f"| {s['concurrency']} | {row_name(s)} | {fmt_cores(s.get('cores'))} "
                  f"| {fmt_cores(s.get('nats_cores'))} | {fmt_cores(s.get('loadgen_cores'))} "
                  f"| {fmt_cores(s.get('unattributed_cores'))} | {fmt_cores(s.get('machine_busy_cores'))} | {others} |")
     L.append("")
@@ -585,10 +699,10 @@ def cmd_report(a) -> None:
     L.append("|---:|---|---:|---:|---:|---:|---:|---|")
     for s in steps:
         if s.get("stream_msgs") is None:
-            L.append(f"| {s['concurrency']} | {NAMES[s['system']]} | | | | | | **FAILED** (no data) |")
+            L.append(f"| {s['concurrency']} | {row_name(s)} | | | | | | **FAILED** (no data) |")
             continue
         allowed = s.get("unanswered_allowance")
-        L.append(f"| {s['concurrency']} | {NAMES[s['system']]} | {s.get('distinct_ids', 0):,} | {s['stream_msgs']:,} "
+        L.append(f"| {s['concurrency']} | {row_name(s)} | {s.get('distinct_ids', 0):,} | {s['stream_msgs']:,} "
                  f"| {s.get('lost')} | {s.get('stored_unanswered')} | {'-' if allowed is None else allowed} "
                  f"| {'ok' if s['loss_ok'] else '**FAILED**'} |")
     L.append("")
@@ -606,22 +720,28 @@ def cmd_report(a) -> None:
              "accepted delivery). Latency: wrk's distribution, closed loop (each connection sends its "
              "next callback when the previous answer arrives), so at saturation latency ~= "
              "connections / throughput. Peak RSS: highest VmRSS of the server's process tree, sampled "
-             "every 100 ms (gateway: one process; peer: uvicorn master + workers); idle RSS: before "
-             "any load. CPU cores = (utime+stime of the tree) / measured seconds. NATS alone: "
-             "bench/src/bin/bench_nats.rs, N JetStream publishes in flight awaiting each PubAck, the raw "
-             "bodies as payload (the gateway and the peer publish CloudEvents about twice that size), no HTTP. wrk, "
-             "nats-server and the server share the machine's cores: see bench/README.md.")
+             "every 100 ms (gateway and bare: one process; peer: uvicorn master + workers); idle RSS: "
+             "before any load. CPU cores = (utime+stime of the tree) / measured seconds. Server CPU "
+             "us/ev = the server's CPU seconds over the measured window / accepted events x 10^6; "
+             "nats-server CPU us/ev the same for nats-server (the gateway also writes each case's "
+             "state to its key-value bucket: a second message per event; the bare pipeline and the peer "
+             "do not). The bare pipeline publishes the raw body (~1.5 KB), the gateway and the peer a "
+             "CloudEvent about twice that size. NATS alone: bench/src/bin/bench_nats.rs, N JetStream "
+             "publishes in flight awaiting each PubAck, the raw bodies as payload, no HTTP; its "
+             "nats-server us/ev covers warm-up and measurement (cores / rate). wrk, nats-server and the "
+             "server share the machine's cores: see bench/README.md.")
     extra = []
     for s in steps:
+        where = f"{row_name(s)} at {s['concurrency']}"
         if s.get("non2xx_by_status"):
-            extra.append(f"- {NAMES[s['system']]} at {s['concurrency']}: non-2xx by status {s['non2xx_by_status']}")
+            extra.append(f"- {where}: non-2xx by status {s['non2xx_by_status']}")
         if s.get("socket_errors"):
-            extra.append(f"- {NAMES[s['system']]} at {s['concurrency']}: socket errors {s.get('socket_errors_detail')}")
+            extra.append(f"- {where}: socket errors {s.get('socket_errors_detail')}")
         if (s.get("unattributed_cores") or 0) > 0.3:
-            extra.append(f"- {NAMES[s['system']]} at {s['concurrency']}: {s['unattributed_cores']:.2f} cores "
+            extra.append(f"- {where}: {s['unattributed_cores']:.2f} cores "
                          "busy outside the benchmark's processes; this row is disturbed.")
         for n in s.get("notes", []):
-            extra.append(f"- {NAMES[s['system']]} at {s['concurrency']}: {n}")
+            extra.append(f"- {where}: {n}")
     if extra:
         L.append("")
         L.append("## Notes")
@@ -633,20 +753,132 @@ def cmd_report(a) -> None:
     print(text)
 
 
-def ratio_value(by, c):
-    g, p = by.get(("gateway", c)), by.get(("peer", c))
-    if not g or not p or not p.get("accepted_per_s") or "accepted_per_s" not in g:
-        return None
-    return g["accepted_per_s"] / p["accepted_per_s"]
+def targets_section(steps, by) -> list[str]:
+    """Issue 13's targets, met / not met; a target whose row did not run says so."""
+    L = ["## Targets", "", "| target | measured | |", "|---|---|---|"]
+    not_run = "not run in this report"
+    for c in TARGET_VS_BARE_STEPS:
+        r = ratio_value(by, c)
+        if r is None:
+            L.append(f"| gateway >= {TARGET_VS_BARE}x bare pipeline at {c} conns | {not_run} | - |")
+        else:
+            L.append(f"| gateway >= {TARGET_VS_BARE}x bare pipeline at {c} conns | {r:.2f}x "
+                     f"({by[('gateway', c)]['accepted_per_s']:,.0f} / {by[('bare', c)]['accepted_per_s']:,.0f} ev/s) "
+                     f"| {verdict(r >= TARGET_VS_BARE)} |")
+    c, ms = TARGET_P99
+    g = by.get(("gateway", c))
+    if g and g.get("latency_ms"):
+        L.append(f"| gateway p99 <= {ms:g} ms at {c} conns | {fmt_ms(g['latency_ms']['p99'])} ms "
+                 f"| {verdict(g['latency_ms']['p99'] <= ms)} |")
+    else:
+        L.append(f"| gateway p99 <= {ms:g} ms at {c} conns | {not_run} | - |")
+    c, mib = TARGET_PEAK
+    g = by.get(("gateway", c))
+    if g and g.get("peak_rss_kib"):
+        L.append(f"| gateway peak RSS <= {mib} MiB at {c} conns | {fmt_mib(g['peak_rss_kib'])} MiB "
+                 f"| {verdict(g['peak_rss_kib'] <= mib * 1024)} |")
+    else:
+        L.append(f"| gateway peak RSS <= {mib} MiB at {c} conns | {not_run} | - |")
+    idle = [s for s in steps if s["system"] == "gateway" and s.get("idle_rss_kib")]
+    if idle:
+        worst = max(idle, key=lambda s: s["idle_rss_kib"])
+        L.append(f"| gateway idle RSS <= {TARGET_IDLE_MIB} MiB (every gateway row) | "
+                 f"{fmt_mib(worst['idle_rss_kib'])} MiB (highest, {row_name(worst)} at {worst['concurrency']}) "
+                 f"| {verdict(worst['idle_rss_kib'] <= TARGET_IDLE_MIB * 1024)} |")
+    else:
+        L.append(f"| gateway idle RSS <= {TARGET_IDLE_MIB} MiB | {not_run} | - |")
+    lost = [f"{row_name(s)} at {s['concurrency']}" for s in steps if not s.get("loss_ok")]
+    L.append(f"| 0 lost (every row) | {'none lost' if not lost else 'FAILED: ' + ', '.join(lost)} "
+             f"| {verdict(not lost)} |")
+    bad = [f"{row_name(s)} at {s['concurrency']}: {non2xx_cell(s)}" for s in steps
+           if "non2xx" not in s or s["non2xx"] + s.get("socket_errors", 0) > 0]
+    L.append(f"| 0 non-2xx, 0 socket errors (every row) | {'none' if not bad else '; '.join(bad)} "
+             f"| {verdict(not bad)} |")
+    for s in steps:
+        trend = s.get("rss_trend") or {}
+        if s["row"] == "soak" and trend.get("slope_mib_per_h") is not None:
+            L.append(f"| gateway RSS flat over the soak (information, no threshold) "
+                     f"| {trend['slope_mib_per_h']:+.2f} MiB/h | - |")
+    L.append("")
+    return L
 
 
-def ratio(by, c) -> str:
-    r = ratio_value(by, c)
-    return "-" if r is None else f"{r:.2f}x"
+def sizes_section(sized) -> list[str]:
+    conns = sorted({s["concurrency"] for s in sized})
+    L = ["## Body sizes", ""]
+    L.append(f"At {', '.join(map(str, conns))} connections, the same warm-up and duration, a fresh server and "
+             "stream per row; bodies of about the size named (+-10 %, the description grown with work "
+             "notes). MB/s = request body bytes sent / measured seconds (MB = 10^6 bytes).")
+    L.append("")
+    L.append("| body | conns | system | body B (min-max, mean) | accepted ev/s | MB/s | p50 ms | p99 ms | non-2xx "
+             "| peak RSS MiB | CPU cores | server CPU us/ev | nats-server CPU us/ev | loss check |")
+    L.append("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    by = {}
+    for s in sized:
+        by[(s["system"], s.get("size"))] = s
+        b = s.get("bodies") or {}
+        body = f"{b.get('bytes_min', '?')}-{b.get('bytes_max', '?')}, {b.get('bytes_mean', '?')}"
+        if "accepted_per_s" not in s:
+            L.append(f"| {s.get('size')} | {s['concurrency']} | {NAMES[s['system']]} | {body} | CRASHED "
+                     "| | | | | | | | | **FAILED** |")
+            continue
+        lat = s.get("latency_ms", {})
+        mbs = s.get("body_mb_per_s")
+        L.append(f"| {s.get('size')} | {s['concurrency']} | {NAMES[s['system']]} | {body} "
+                 f"| {s['accepted_per_s']:,.0f} | {'-' if mbs is None else f'{mbs:,.1f}'} "
+                 f"| {fmt_ms(lat.get('p50'))} | {fmt_ms(lat.get('p99'))} | {non2xx_cell(s)} "
+                 f"| {fmt_mib(s.get('peak_rss_kib'))} | {fmt_cores(s.get('cores'))} "
+                 f"| {fmt_us(s.get('cpu_us_per_event'))} | {fmt_us(s.get('nats_us_per_event'))} | {loss_cell(s)} |")
+    L.append("")
+    sizes = []
+    for s in sized:
+        if s.get("size") not in sizes:
+            sizes.append(s.get("size"))
+    pairs = [f"{ratio(by, z, 'gateway', 'bare')} with {z} bodies" for z in sizes
+             if ("gateway", z) in by and ("bare", z) in by]
+    if pairs:
+        L.append("Gateway / bare pipeline, accepted events/s: " + ", ".join(pairs) + ".")
+        L.append("")
+    return L
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "**not met**"
+def soak_section(soaks) -> list[str]:
+    L = ["## Soak", ""]
+    L.append("| duration s | conns | pacing | accepted ev/s | p50 ms | p99 ms | non-2xx | idle RSS MiB "
+             "| RSS min / max MiB | after the lead-in: min / max MiB | RSS slope MiB/h | server CPU us/ev "
+             "| loss check |")
+    L.append("|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---|")
+    for s in soaks:
+        t = s.get("rss_trend") or {}
+        delay = s.get("delay_ms") or 0
+        pacing = f"{delay} ms pause per connection" if delay else "none (closed loop)"
+        if "accepted_per_s" not in s:
+            L.append(f"| {s['duration_nominal_s']:g} | {s['concurrency']} | {pacing} | CRASHED | | | | | | | | "
+                     "| **FAILED** |")
+            continue
+        lat = s.get("latency_ms", {})
+        slope = t.get("slope_mib_per_h")
+        L.append(f"| {s['duration_nominal_s']:g} | {s['concurrency']} | {pacing} | {s['accepted_per_s']:,.0f} "
+                 f"| {fmt_ms(lat.get('p50'))} | {fmt_ms(lat.get('p99'))} | {non2xx_cell(s)} "
+                 f"| {fmt_mib(s.get('idle_rss_kib'))} "
+                 f"| {fmt_mib(t.get('rss_min_kib'))} / {fmt_mib(t.get('rss_max_kib'))} "
+                 f"| {fmt_mib(t.get('fit_min_kib'))} / {fmt_mib(t.get('fit_max_kib'))} "
+                 f"| {'-' if slope is None else f'{slope:+.2f}'} | {fmt_us(s.get('cpu_us_per_event'))} "
+                 f"| {loss_cell(s)} |")
+        L.append("")
+        L.append(f"The gateway's VmRSS was sampled every second ({t.get('samples', 0)} samples). Slope: least "
+                 f"squares over the {t.get('fit_samples', 0)} samples after the first {t.get('skip_s', 0):g} s "
+                 "(start-up, allocator and connection pools filling), in MiB per hour; the goal is a flat "
+                 "slope, within the allocator's noise. Samples: `rss.txt` in the soak's work directory.")
+        if slope is None:
+            L.append("")
+            L.append("Too few samples after the lead-in for a slope.")
+        if s["duration_nominal_s"] < 600:
+            L.append("")
+            L.append(f"Only {s['duration_nominal_s']:g} s: shorter than the 10 minutes the soak is meant "
+                     "for; a slope over so short a window says little.")
+        L.append("")
+    return L
 
 
 def main() -> None:
@@ -696,8 +928,19 @@ def main() -> None:
     s.add_argument("pid", type=int)
     s.add_argument("out")
     s.set_defaults(fn=cmd_sample)
+    s = sub.add_parser("series")
+    s.add_argument("pid", type=int)
+    s.add_argument("out")
+    s.add_argument("--interval", type=float, default=1.0)
+    s.set_defaults(fn=cmd_series)
     s = sub.add_parser("step")
-    s.add_argument("--system", required=True, choices=["gateway", "peer", "nats"])
+    s.add_argument("--system", required=True, choices=["gateway", "bare", "peer", "nats"])
+    s.add_argument("--row", default="main", choices=["main", "size", "soak"])
+    s.add_argument("--size", help="body size label of a size row (e.g. 16k)")
+    s.add_argument("--data-meta", help="meta.json of the bodies used (gen_bodies.py)")
+    s.add_argument("--series", help="RSS series of a soak (series command)")
+    s.add_argument("--series-skip", type=float, default=60.0,
+                   help="seconds at the start of the series left out of the slope")
     s.add_argument("--label", required=True)
     s.add_argument("--concurrency", type=int, required=True)
     s.add_argument("--duration", type=float, required=True)

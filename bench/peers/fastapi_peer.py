@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import re
 from contextlib import asynccontextmanager
@@ -157,8 +156,24 @@ def escape_token(part: str) -> str:
                    for b in part.encode())
 
 
-def canonical_json(v) -> str:
-    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def event_id(namespace: str, kind: str, name: str, hashed) -> str:
+    """The gateway's event id: hex(SHA-256(canonical JSON of [namespace, kind, name, spec])).
+
+    Canonical JSON as the gateway writes it: no whitespace, object keys sorted (code-point order,
+    which is the UTF-8 byte order the gateway sorts by), strings as UTF-8 escaping only `"`, `\\`
+    and control characters (orjson escapes exactly those, in the same forms). What Python cannot
+    do is keep a number's text: the gateway hashes every number byte for byte as received, while
+    orjson parses it into an int or a float and writes that back, so `1.50`, `1e0`, `-0`, `1E5`,
+    integers beyond 64 bits (parsed as floats) and floats beyond double precision give other ids
+    here. Integers within 64 bits written plainly, and floats already in their shortest form,
+    match. The benchmark bodies carry no numbers in `spec`, so their ids are the gateway's.
+    """
+    return hashlib.sha256(orjson.dumps([namespace, kind, name, hashed], option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def dead_letter_id(namespace: str, kind: str, action: str, body: bytes) -> str:
+    """The gateway's dead-letter id: hex(SHA-256(JSON [namespace, kind, action] ++ raw body))."""
+    return hashlib.sha256(orjson.dumps([namespace, kind, action]) + body).hexdigest()
 
 
 class DeadLetter(Exception):
@@ -209,7 +224,7 @@ def build_event(namespace: str, kind_path: str, action_path: str, body: bytes):
         raise DeadLetter("missing_name")
     name = name.strip()
     hashed = spec if spec is not None else resource
-    event_id = hashlib.sha256(f"{namespace}|{kind}|{name}|{canonical_json(hashed)}".encode()).hexdigest()
+    eid = event_id(namespace, kind, name, hashed)
     subject = f"{PREFIX}.{escape_token(namespace)}.{escape_token(kind)}.{escape_token(action)}.{escape_token(name)}"
 
     if kind == "case":
@@ -252,7 +267,7 @@ def build_event(namespace: str, kind_path: str, action_path: str, body: bytes):
         latest = None
     event = {
         "specversion": "1.0",
-        "id": event_id,
+        "id": eid,
         "source": f"{API_URL}/apis/{version}/namespaces/{namespace}/{kind}",
         "type": f"net.gtt.{kind}.{action}",
         "subject": name,
@@ -262,7 +277,7 @@ def build_event(namespace: str, kind_path: str, action_path: str, body: bytes):
         "gttorigin": "webhook",
         "data": data,
     }
-    return event_id, subject, orjson.dumps(event)
+    return eid, subject, orjson.dumps(event)
 
 
 @asynccontextmanager
@@ -307,20 +322,20 @@ async def receive_callback(namespace: str, kind: str, action: str, token: str, r
         return problem(413, "Payload too large")
     dead = None
     try:
-        event_id, subject, payload = build_event(namespace, kind, action, body)
-        headers = {"Nats-Msg-Id": event_id, "Content-Type": "application/cloudevents+json"}
+        msg_id, subject, payload = build_event(namespace, kind, action, body)
+        headers = {"Nats-Msg-Id": msg_id, "Content-Type": "application/cloudevents+json"}
     except DeadLetter as d:
         dead = d.reason
-        event_id = hashlib.sha256(namespace.encode() + b"|" + body).hexdigest()
+        msg_id = dead_letter_id(namespace, kind, action, body)
         subject = f"{PREFIX}.deadletter.{escape_token(namespace)}"
         payload = body
-        headers = {"Nats-Msg-Id": event_id, "Gtt-Deadletter-Reason": dead, "Gtt-Kind": kind, "Gtt-Action": action}
+        headers = {"Nats-Msg-Id": msg_id, "Gtt-Deadletter-Reason": dead, "Gtt-Kind": kind, "Gtt-Action": action}
     try:
         ack = await request.app.state.js.publish(subject, payload, timeout=PUBLISH_TIMEOUT,
                                                  stream=STREAM, headers=headers)
     except Exception:  # not connected, timeout, refused: the sender retries
         return problem(503, "Service Unavailable", {"Retry-After": "5"})
     return Response(
-        orjson.dumps({"id": event_id, "subject": subject, "duplicate": bool(ack.duplicate),
+        orjson.dumps({"id": msg_id, "subject": subject, "duplicate": bool(ack.duplicate),
                       "dead_lettered": dead is not None}),
         status_code=202, media_type="application/json")

@@ -7,16 +7,28 @@
 --   BENCH_TAG   one letter naming this wrk run ("w" warm-up, "m" measured): part of the tag
 --               written over each body's "@@REV@@@" marker, so runs, threads and passes over the
 --               file never share content, while the exact duplicates inside a pass stay exact.
+--   BENCH_DELAY_MS optional pacing: each connection waits this many milliseconds after an answer
+--               before sending its next callback (wrk's delay(); not counted as latency), so N
+--               connections send about N * 1000 / (delay + latency) callbacks/s. Unset or 0: no
+--               pause (a closed loop at full speed).
 --
 -- Each thread cycles through all bodies; on every pass it stamps them with
 -- {tag}{thread}p{pass:05d} (8 bytes, as the marker). response() keeps the "id" of every 2xx
--- answer and counts the others by status; done() merges the threads (thread:get) and writes
--- the files.
+-- answer and counts the others by status, request() adds up the body bytes sent; done() merges
+-- the threads (thread:get) and writes the files.
 
 local data_dir = os.getenv("BENCH_DATA") or error("BENCH_DATA is not set")
 local out_prefix = os.getenv("BENCH_OUT") or error("BENCH_OUT is not set")
 local run_tag = os.getenv("BENCH_TAG") or "m"
 local MARKER = "@@REV@@@"
+local pace_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "") or 0
+
+if pace_ms > 0 then
+   -- defined only when pacing: wrk skips the timer entirely when the script has no delay()
+   function delay()
+      return pace_ms
+   end
+end
 
 local function read_lines(path)
    local lines = {}
@@ -44,11 +56,12 @@ ok = 0          -- 2xx answers
 statuses = {}   -- non-2xx status -> count
 non2xx = 0
 passes = 0
+body_bytes = 0  -- request body bytes sent (the marker's tag included: same length)
 
 -- Each request is pre-formatted at init() around the marker: heads[i] .. tag .. tails[i], one
 -- concatenation per request. (Re-formatting all bodies at once on every pass stalled the thread's
 -- event loop for tens of ms, which wrk then counted as latency of the connections waiting.)
-local heads, tails, pos, tag
+local heads, tails, lens, pos, tag
 
 local function next_pass()
    passes = passes + 1
@@ -60,13 +73,14 @@ function init(args)
    local bodies = read_lines(data_dir .. "/bodies.ndjson")
    local path = read_lines(data_dir .. "/path.txt")[1]
    local headers = { ["Content-Type"] = "application/json" }
-   heads, tails = {}, {}
+   heads, tails, lens = {}, {}, {}
    for i = 1, #bodies do
       -- the marker and the tag have the same length, so Content-Length stays right
       local req = wrk.format("POST", path, headers, bodies[i])
       local at = string.find(req, MARKER, 1, true) or error("body " .. i .. " has no marker")
       heads[i] = string.sub(req, 1, at - 1)
       tails[i] = string.sub(req, at + #MARKER)
+      lens[i] = #bodies[i]
    end
    next_pass()
 end
@@ -77,6 +91,7 @@ function request()
       next_pass()
       pos = 1
    end
+   body_bytes = body_bytes + lens[pos]
    return heads[pos] .. tag .. tails[pos]
 end
 
@@ -93,7 +108,7 @@ end
 
 function done(summary, latency, requests)
    local all = {}
-   local distinct, total_ok, total_non2xx, max_passes = 0, 0, 0, 0
+   local distinct, total_ok, total_non2xx, max_passes, total_body_bytes = 0, 0, 0, 0, 0
    local by_status = {}
    for _, thread in ipairs(threads) do
       local t_ids = thread:get("ids")
@@ -109,6 +124,7 @@ function done(summary, latency, requests)
          by_status[status] = (by_status[status] or 0) + n
       end
       max_passes = math.max(max_passes, thread:get("passes"))
+      total_body_bytes = total_body_bytes + thread:get("body_bytes")
    end
 
    local f = assert(io.open(out_prefix .. ".ids", "w"))
@@ -123,11 +139,11 @@ function done(summary, latency, requests)
    local j = assert(io.open(out_prefix .. ".json", "w"))
    j:write(string.format(
       '{"requests":%d,"duration_us":%d,"bytes":%d,"ok":%d,"non2xx":%d,"non2xx_by_status":{%s},'
-      .. '"distinct_ids":%d,"passes":%d,'
+      .. '"distinct_ids":%d,"passes":%d,"body_bytes":%.0f,"delay_ms":%d,'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},'
       .. '"latency_us":{"min":%d,"mean":%.1f,"stdev":%.1f,"p50":%d,"p75":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}}\n',
       summary.requests, summary.duration, summary.bytes, total_ok, total_non2xx, table.concat(parts, ","),
-      distinct, max_passes,
+      distinct, max_passes, total_body_bytes, pace_ms,
       e.connect, e.read, e.write, e.status, e.timeout,
       latency.min, latency.mean, latency.stdev,
       latency:percentile(50), latency:percentile(75), latency:percentile(90),

@@ -8,7 +8,7 @@
 //!
 //! ```sh
 //! cargo run --release -p gtt-bench --bin bare -- --listen 127.0.0.1:8082 \
-//!     --url nats://127.0.0.1:4222 --secret "$SECRET" --namespace 142033
+//!     --url nats://127.0.0.1:4222 --secret "$SECRET" --namespace 142033   # or BARE_SECRET=...
 //! ```
 
 use std::sync::Arc;
@@ -37,8 +37,9 @@ struct Args {
     /// Stream that must store the messages (`Nats-Expected-Stream`).
     #[arg(long, default_value = "GTT_EVENTS")]
     stream: String,
-    /// Key of the capability tokens (as `callbacks.secret`).
-    #[arg(long)]
+    /// Key of the capability tokens (as `callbacks.secret`); bench/run passes it in the
+    /// environment, so it is not on the command line.
+    #[arg(long, env = "BARE_SECRET", hide_env_values = true)]
     secret: String,
     /// The one namespace accepted.
     #[arg(long, default_value = "142033")]
