@@ -12,7 +12,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    ConfigError, check_http_url, check_secret_len, check_token, is_route_char, read_secret_file,
+    ConfigError, check_http_url, check_secret_len, check_token, is_route_char, secret_or_file,
 };
 
 /// `[callbacks]`: how GTT reaches us and how its calls are authenticated.
@@ -45,14 +45,10 @@ impl CallbackSettings {
         )
     }
 
-    /// Read `secret_file`, check the secrets and the public URL, build the signature verifiers
-    /// (the default one and each namespace's own).
+    /// Read the secret files, check the secrets and the public URL, build the signature
+    /// verifiers (the default one and each namespace's own).
     pub(super) fn resolve(&mut self, namespaces: &mut [NamespaceEntry]) -> Result<(), ConfigError> {
-        if self.secret.is_none()
-            && let Some(path) = &self.secret_file
-        {
-            self.secret = Some(read_secret_file("callbacks.secret_file", path)?);
-        }
+        self.secret = secret_or_file(&self.secret, &self.secret_file, "callbacks.secret_file")?;
         let Some(secret) = &self.secret else {
             return Err(ConfigError::new(
                 "callbacks.secret",
@@ -74,11 +70,7 @@ impl CallbackSettings {
             if !seen.insert(ns.name().to_string()) {
                 return Err(ConfigError::new(key, "namespace listed twice"));
             }
-            if let NamespaceEntry::Table {
-                signature: Some(signature),
-                ..
-            } = ns
-            {
+            if let Some(signature) = ns.own_signature_mut() {
                 signature.build(&format!("{key}.signature"))?;
             }
         }
@@ -189,12 +181,21 @@ impl NamespaceEntry {
 
     /// This namespace's signature settings, falling back to `callbacks.signature`.
     pub fn signature<'a>(&'a self, default: &'a SignatureSettings) -> &'a SignatureSettings {
+        self.own_signature().unwrap_or(default)
+    }
+
+    /// This namespace's own signature settings, if it has any.
+    pub fn own_signature(&self) -> Option<&SignatureSettings> {
         match self {
-            NamespaceEntry::Table {
-                signature: Some(signature),
-                ..
-            } => signature,
-            _ => default,
+            NamespaceEntry::Table { signature, .. } => signature.as_ref(),
+            NamespaceEntry::Name(_) => None,
+        }
+    }
+
+    fn own_signature_mut(&mut self) -> Option<&mut SignatureSettings> {
+        match self {
+            NamespaceEntry::Table { signature, .. } => signature.as_mut(),
+            NamespaceEntry::Name(_) => None,
         }
     }
 }

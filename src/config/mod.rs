@@ -2,7 +2,7 @@
 //! `GTT_GATEWAY_{SECTION}__{KEY}` environment overrides, checked and parsed once at load time,
 //! one module per section (each validates itself):
 //!
-//! - [`server`]: `[server]`; [`nats`]: `[nats]`; [`callbacks`]: `[callbacks]` and `namespaces`
+//! - [`server`]: `[server]`; [`nats`]: `[nats]`, with [`nats_auth`] (TLS, credentials); [`callbacks`]: `[callbacks]` and `namespaces`
 //!   (signature verifiers are built here, once); [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions`
 //!   and `[registrar]`; [`reconcile`]: `[reconcile]`; [`log`]: `[log]`.
 //!
@@ -14,6 +14,7 @@ pub mod callbacks;
 pub mod gtt;
 pub mod log;
 pub mod nats;
+pub mod nats_auth;
 pub mod reconcile;
 pub mod registrar;
 pub mod server;
@@ -33,6 +34,7 @@ pub use callbacks::{CallbackSettings, NamespaceEntry, SignatureScheme, Signature
 pub use gtt::GttSettings;
 pub use log::{LogFormat, LogSettings};
 pub use nats::{NatsSettings, NatsUrls};
+pub use nats_auth::{NatsAuth, NatsTls};
 pub use reconcile::ReconcileSettings;
 pub use registrar::{RegistrarSettings, Subscription};
 pub use server::ServerSettings;
@@ -92,6 +94,11 @@ pub struct Settings {
 impl Settings {
     /// Load from `path` (or `GTT_GATEWAY_CONFIG`, or nothing) and the process environment.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::sources(path)?)
+    }
+
+    /// The file (`path`, or `GTT_GATEWAY_CONFIG`, or none) and the environment, merged.
+    fn sources(path: Option<&Path>) -> Result<Figment, ConfigError> {
         let path = path
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
@@ -105,8 +112,7 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__"));
-        Self::from_figment(figment)
+        Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__")))
     }
 
     /// Load from TOML text alone (tests and tools; no environment).
@@ -234,6 +240,19 @@ pub(super) fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, C
     Ok(SecretString::from(
         text.trim_end_matches(['\r', '\n']).to_owned(),
     ))
+}
+
+/// `inline`, else the text of `file` (errors name `file_key`), else nothing.
+pub(super) fn secret_or_file(
+    inline: &Option<SecretString>,
+    file: &Option<PathBuf>,
+    file_key: &str,
+) -> Result<Option<SecretString>, ConfigError> {
+    match (inline, file) {
+        (Some(value), _) => Ok(Some(value.clone())),
+        (None, Some(path)) => read_secret_file(file_key, path).map(Some),
+        (None, None) => Ok(None),
+    }
 }
 
 pub(super) fn check_secret_len(key: &str, secret: &SecretString) -> Result<(), ConfigError> {

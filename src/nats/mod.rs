@@ -2,7 +2,8 @@
 //! the event stream and the bucket, the publisher, and what lives in the bucket (the ticket
 //! records and the poller's watermarks and leases).
 //!
-//! - `connection`: connect options, reconnects, the client's events;
+//! - `connection`: connect options (TLS, credentials), reconnects, the client's events;
+//!   `diagnosis` explains a refused connection with the setting to fix;
 //! - [`Publisher`]: publish and await the PubAck, failures classified; `readiness` tracks how
 //!   long publishing has been failing;
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
@@ -11,6 +12,7 @@
 
 mod bucket;
 mod connection;
+mod diagnosis;
 mod leases;
 mod provision;
 mod publisher;
@@ -42,11 +44,12 @@ pub(crate) async fn client(
     let mut connected = link.connected.subscribe();
     tokio::time::timeout(timeout, connected.wait_for(|up| *up))
         .await
-        .map_err(|_| {
-            anyhow::anyhow!(
+        .map_err(|_| match link.refusal.last() {
+            Some(problem) => anyhow::anyhow!("NATS refuses the connection: {problem}"),
+            None => anyhow::anyhow!(
                 "no NATS server answered at {} within {timeout:?} (nats.url)",
                 settings.url
-            )
+            ),
         })?
         .map_err(|_| anyhow::anyhow!("NATS connection closed"))?;
     Ok(client)

@@ -16,3 +16,4 @@ mod limits;
 mod outage;
 mod reconcile;
 mod registrar;
+mod secured_nats;
