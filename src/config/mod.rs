@@ -11,6 +11,7 @@
 //! parsed here, so the rest of the crate never sees raw strings for them.
 
 pub mod callbacks;
+pub(crate) mod changes;
 pub mod gtt;
 pub mod log;
 pub mod nats;
@@ -137,6 +138,18 @@ impl Settings {
         self.log.validate()
     }
 
+    /// These settings with the secrets of `new` (a fresh load): callback, signature, GTT client
+    /// and NATS secrets; every other key stays as it is.
+    pub(crate) fn with_secrets_of(&self, new: &Settings) -> Result<Settings, ConfigError> {
+        let mut merged = self.clone();
+        merged
+            .callbacks
+            .take_secrets(&mut merged.namespaces, &new.callbacks, &new.namespaces)?;
+        merged.gtt.client_secret.clone_from(&new.gtt.client_secret);
+        merged.nats.auth = new.nats.auth.clone();
+        Ok(merged)
+    }
+
     /// What keeps the poller from running although enabled: the missing keys, if any.
     pub fn reconcile_missing(&self) -> Vec<&'static str> {
         self.gtt.missing_credentials()
@@ -253,6 +266,27 @@ pub(super) fn secret_or_file(
         (None, Some(path)) => read_secret_file(file_key, path).map(Some),
         (None, None) => Ok(None),
     }
+}
+
+/// The non-empty lines of a file of secrets, one secret a line; errors name `key`.
+pub(super) fn read_secret_lines(key: &str, path: &Path) -> Result<Vec<SecretString>, ConfigError> {
+    let text = read_secret_file(key, path)?;
+    Ok(text
+        .expose_secret()
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| SecretString::from(line.to_owned()))
+        .collect())
+}
+
+/// Whether two secrets are equal, compared in constant time (for equal lengths).
+pub(crate) fn same_secret(a: &SecretString, b: &SecretString) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(
+        a.expose_secret()
+            .as_bytes()
+            .ct_eq(b.expose_secret().as_bytes()),
+    )
 }
 
 pub(super) fn check_secret_len(key: &str, secret: &SecretString) -> Result<(), ConfigError> {

@@ -121,6 +121,32 @@ impl NatsAuth {
             NatsAuth::Credentials { .. } => "nats.credentials_file",
         }
     }
+
+    /// The same method with the same secrets (compared in constant time).
+    pub fn same_as(&self, other: &NatsAuth) -> bool {
+        use super::same_secret as same;
+        match (self, other) {
+            (NatsAuth::None, NatsAuth::None) => true,
+            (
+                NatsAuth::UserPassword { user, password },
+                NatsAuth::UserPassword {
+                    user: other_user,
+                    password: other_password,
+                },
+            ) => user == other_user && same(password, other_password),
+            (NatsAuth::Token(a), NatsAuth::Token(b)) | (NatsAuth::NKey(a), NatsAuth::NKey(b)) => {
+                same(a, b)
+            }
+            (
+                NatsAuth::Credentials { jwt, seed },
+                NatsAuth::Credentials {
+                    jwt: other_jwt,
+                    seed: other_seed,
+                },
+            ) => jwt == other_jwt && same(seed, other_seed),
+            _ => false,
+        }
+    }
 }
 
 /// Read the files of `nats`'s authentication keys and check that at most one method is set,

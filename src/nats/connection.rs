@@ -1,5 +1,5 @@
 //! The NATS connection: one server or a cluster's list (`nats.url`), TLS, credentials
-//! ([`Credentials`], presented at every (re)connect), reconnecting
+//! ([`Credentials`], presented at every (re)connect, so a reload swaps them), reconnecting
 //! forever with a bounded pause, and the client's events, which drive the
 //! `gtt_gateway_nats_connected` gauge, the failure streak and the stream keeper. A refused
 //! connection is explained with the setting to fix (`diagnosis`).
@@ -12,20 +12,29 @@ use async_nats::{AuthError, ConnectOptions};
 use secrecy::ExposeSecret;
 use tokio::sync::{Notify, watch};
 
-use super::diagnosis::Refusal;
+use super::diagnosis::{self, Refusal};
 use super::readiness::FailureStreak;
 use crate::config::{NatsAuth, NatsSettings};
 use crate::metrics::Metrics;
 
 /// Longest pause between reconnect attempts to NATS.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(2);
-/// The credentials the connection presents: read at every (re)connect.
+/// Longest wait of a one-off connection check ([`probe`]).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The credentials the connection presents: read at every (re)connect; a reload replaces them.
 #[derive(Clone)]
-struct Credentials(Arc<ArcSwap<NatsAuth>>);
+pub(crate) struct Credentials(Arc<ArcSwap<NatsAuth>>);
 
 impl Credentials {
     fn new(auth: NatsAuth) -> Self {
         Self(Arc::new(ArcSwap::from_pointee(auth)))
+    }
+
+    /// Present `auth` from the next (re)connect on; the open connection is left alone (the
+    /// server closes it if it no longer accepts it, and the client reconnects with `auth`).
+    pub(crate) fn replace(&self, auth: NatsAuth) {
+        self.0.store(Arc::new(auth));
     }
 
     fn current(&self) -> Arc<NatsAuth> {
@@ -80,6 +89,31 @@ fn options(settings: &NatsSettings, credentials: &Credentials) -> ConnectOptions
     options
 }
 
+/// Try once to connect with `settings` (their credentials, not the running ones): `Err`
+/// explains a refusal with the setting to fix.
+pub(crate) async fn probe(settings: &NatsSettings) -> Result<(), String> {
+    let attempt = options(settings, &Credentials::new(settings.auth.clone()))
+        .connection_timeout(PROBE_TIMEOUT)
+        .connect(settings.url.as_slice());
+    match tokio::time::timeout(2 * PROBE_TIMEOUT, attempt).await {
+        Ok(Ok(_client)) => Ok(()),
+        Ok(Err(e)) => Err(
+            diagnosis::explain(&e.to_string(), &settings.auth, &settings.tls).unwrap_or_else(
+                || {
+                    format!(
+                        "no NATS server accepted a connection at {} (nats.url)",
+                        settings.url
+                    )
+                },
+            ),
+        ),
+        Err(_) => Err(format!(
+            "no NATS server answered at {} (nats.url)",
+            settings.url
+        )),
+    }
+}
+
 /// What the connection's events tell the rest of the NATS side.
 pub(super) struct Link {
     /// `true` while connected, for publishes waiting for a reconnect.
@@ -96,7 +130,7 @@ pub(super) struct Link {
 pub(super) async fn connect(
     settings: &NatsSettings,
     metrics: &Metrics,
-) -> anyhow::Result<(async_nats::Client, Link)> {
+) -> anyhow::Result<(async_nats::Client, Link, Credentials)> {
     let link = Link {
         connected: watch::Sender::new(false),
         check_stream: Arc::new(Notify::new()),
@@ -162,5 +196,5 @@ pub(super) async fn connect(
         })
         .connect(settings.url.as_slice())
         .await?;
-    Ok((client, link))
+    Ok((client, link, credentials))
 }

@@ -244,6 +244,30 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
             }),
         });
     }
+    // Files of secrets, one a line: not text, or a line too short.
+    let (binary_path, short_path) = (
+        format!("{:?}", binary.display().to_string()),
+        format!("{:?}", short.display().to_string()),
+    );
+    for (toml, key) in [
+        (
+            format!("[callbacks]\nsecret = \"{VALID}\"\nprevious_secrets_file = {binary_path}\n"),
+            "callbacks.previous_secrets_file",
+        ),
+        (
+            format!("[callbacks]\nsecret = \"{VALID}\"\nprevious_secrets_file = {short_path}\n"),
+            "callbacks.previous_secrets_file",
+        ),
+        (
+            format!(
+                "[callbacks]\nsecret = \"{VALID}\"\n[callbacks.signature]\nscheme = \"hmac\"\n\
+                 secrets_file = {binary_path}\n"
+            ),
+            "callbacks.signature.secrets_file",
+        ),
+    ] {
+        cases.push(case("file of secrets", toml, key));
+    }
     cases.push(case(
         "secret file too short",
         format!(

@@ -16,4 +16,5 @@ mod limits;
 mod outage;
 mod reconcile;
 mod registrar;
+mod rotation;
 mod secured_nats;
