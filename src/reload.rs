@@ -1,11 +1,11 @@
 //! Live secret reload: on SIGHUP, and whenever a fresh load of the settings every
 //! [`POLL_INTERVAL`] differs (a Kubernetes Secret volume updated in place, a changed file), the
-//! settings are loaded again and the secrets swapped in without a restart: the callback keys
-//! (the registrar then registers the URLs with the new token), signature keys, the GTT client
-//! secret (its cached token dropped, the registrar syncing at once) and the NATS credentials (presented at the next connect,
-//! checked at once with a separate connection). Callbacks in flight finish with what they
-//! started with. What changed is logged by key name, never by value; a changed key that only a
-//! restart applies is logged as such, and its running value stays.
+//! changed secrets are swapped in without a restart: the callback keys (the registrar then
+//! registers the URLs with the new token), signature keys, the GTT client secret (its cached
+//! token dropped, the registrar syncing at once) and the NATS credentials (presented at the next
+//! connect, checked at once with a separate connection). Callbacks in flight finish with what
+//! they started with. What changed is logged by key name, never by value; a changed key that
+//! only a restart applies is logged as such, and its running value stays.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -86,12 +86,7 @@ impl Reloader {
     async fn reload(&mut self, trigger: Trigger) {
         let fresh = match Loaded::load(self.config.as_deref()) {
             Ok(fresh) => fresh,
-            Err(e) => {
-                self.report(trigger, format!("{e}"), |problem| {
-                    tracing::error!(%problem, "Reload failed; the running settings stay");
-                });
-                return;
-            }
+            Err(e) => return self.failed(trigger, &e),
         };
         let changes = self.running.changes(&fresh);
         if changes.restart.is_empty() {
@@ -112,10 +107,7 @@ impl Reloader {
         }
         let merged = match self.running.settings.with_secrets_of(&fresh.settings) {
             Ok(merged) => merged,
-            Err(e) => {
-                tracing::error!(problem = %e, "Reload failed; the running settings stay");
-                return;
-            }
+            Err(e) => return self.failed(trigger, &e),
         };
         self.apply(&merged, &changes.secrets).await;
         tracing::info!(keys = changes.secrets.join(", "), "Secrets reloaded");
@@ -152,6 +144,13 @@ impl Reloader {
             targets.keys.send_replace(merged.callbacks.keys());
         }
         targets.nats.replace(merged.nats.auth.clone());
+    }
+
+    /// A reload that could not load or merge the settings: nothing changes.
+    fn failed(&mut self, trigger: Trigger, error: &crate::config::ConfigError) {
+        self.report(trigger, error.to_string(), |problem| {
+            tracing::error!(%problem, "Reload failed; the running settings stay");
+        });
     }
 
     /// Log `what` through `log` when it is new, or when an operator asked (SIGHUP).

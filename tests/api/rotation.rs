@@ -69,6 +69,29 @@ fn line(served: &mut Running, wanted: impl Fn(&str) -> bool) -> String {
     tokio::task::block_in_place(|| served.wait_for_line(Duration::from_secs(20), wanted))
 }
 
+/// Put `callback`, `previous` and `password` into the volume (then send SIGHUP when `hangup`,
+/// else let the file poll notice); the gateway's `Secrets reloaded` line.
+fn rotate(
+    volume: &mut SecretVolume,
+    served: &mut Running,
+    [callback, previous, password]: [&str; 3],
+    hangup: bool,
+) -> String {
+    volume.update(&[
+        ("callback-secret", callback),
+        ("previous-callback-secrets", previous),
+        ("nats-password", password),
+    ]);
+    if hangup {
+        let hup = std::process::Command::new("kill")
+            .args(["-HUP", &served.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(hup.success());
+    }
+    line(served, |l| l.contains(r#""message":"Secrets reloaded""#))
+}
+
 /// Whether GTT's webhooks (both) carry URLs whose tokens `secret_text` signs.
 fn webhooks_signed_with(gtt: &gtt_sandbox::Sandbox, secret_text: &str) -> bool {
     let keys = TokenKeys::new(vec![secret(secret_text)]);
@@ -171,14 +194,13 @@ async fn secrets_rotate_under_steady_callbacks_without_a_restart_or_a_refusal() 
 
     // 1. A new callback secret, the old one still accepted: noticed by the file poll; the
     //    registrar puts the new token in the URLs at once (its interval is an hour).
-    volume.update(&[
-        ("callback-secret", NEW),
-        ("previous-callback-secrets", &format!("{OLD}\n")),
-        ("nats-password", PASSWORD_1),
-    ]);
-    let reloaded = line(&mut served, |l| {
-        l.contains(r#""message":"Secrets reloaded""#)
-    });
+    let previous = format!("{OLD}\n");
+    let reloaded = rotate(
+        &mut volume,
+        &mut served,
+        [NEW, &previous, PASSWORD_1],
+        false,
+    );
     assert!(
         reloaded.contains("callbacks.secret") && reloaded.contains("callbacks.previous_secrets"),
         "{reloaded}"
@@ -194,19 +216,7 @@ async fn secrets_rotate_under_steady_callbacks_without_a_restart_or_a_refusal() 
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // 2. The NATS password: first the gateway's (SIGHUP), then the server's (its config reloaded).
-    volume.update(&[
-        ("callback-secret", NEW),
-        ("previous-callback-secrets", &format!("{OLD}\n")),
-        ("nats-password", PASSWORD_2),
-    ]);
-    let hup = std::process::Command::new("kill")
-        .args(["-HUP", &served.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(hup.success());
-    let reloaded = line(&mut served, |l| {
-        l.contains(r#""message":"Secrets reloaded""#)
-    });
+    let reloaded = rotate(&mut volume, &mut served, [NEW, &previous, PASSWORD_2], true);
     assert!(reloaded.contains("nats.user/nats.password"), "{reloaded}");
     line(&mut served, |l| {
         l.contains("NATS does not accept the new credentials")
@@ -219,14 +229,7 @@ async fn secrets_rotate_under_steady_callbacks_without_a_restart_or_a_refusal() 
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // 3. The old callback secret dropped: its URLs are refused from now on.
-    volume.update(&[
-        ("callback-secret", NEW),
-        ("previous-callback-secrets", ""),
-        ("nats-password", PASSWORD_2),
-    ]);
-    let reloaded = line(&mut served, |l| {
-        l.contains(r#""message":"Secrets reloaded""#)
-    });
+    let reloaded = rotate(&mut volume, &mut served, [NEW, "", PASSWORD_2], false);
     assert!(
         reloaded.contains("callbacks.previous_secrets"),
         "{reloaded}"
@@ -238,7 +241,28 @@ async fn secrets_rotate_under_steady_callbacks_without_a_restart_or_a_refusal() 
         .await
         .unwrap();
     assert_eq!(old.status(), 401);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // 4. What a reload cannot apply: a key that needs a restart is named; a secret file that is
+    //    wrong (too short) is named and the running secrets stay.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[server]\n", "[server]\nmax_in_flight = 77\n"),
+    )
+    .unwrap();
+    let restart = line(&mut served, |l| l.contains("only after a restart"));
+    assert!(restart.contains("server.max_in_flight"), "{restart}");
+    volume.update(&[
+        ("callback-secret", "short-SECRET"),
+        ("previous-callback-secrets", ""),
+        ("nats-password", PASSWORD_2),
+    ]);
+    let failed = line(&mut served, |l| l.contains("Reload failed"));
+    assert!(
+        failed.contains("callbacks.secret") && !failed.contains("short-SECRET"),
+        "{failed}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
     stop.cancel();
     sender.await.unwrap();
 
