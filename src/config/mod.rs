@@ -2,13 +2,17 @@
 //! `GTT_GATEWAY_{SECTION}__{KEY}` environment overrides, checked and parsed once at load time,
 //! one module per section (each validates itself):
 //!
-//! - [`server`]: `[server]`; [`nats`]: `[nats]`, with [`nats_auth`] (TLS, credentials); [`callbacks`]: `[callbacks]` and `namespaces`
-//!   (signature verifiers are built here, once); [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions`
-//!   and `[registrar]`; [`reconcile`]: `[reconcile]`; [`log`]: `[log]`.
+//! - [`server`]: `[server]`; [`nats`]: `[nats]`, with [`nats_auth`] (TLS, credentials);
+//!   [`callbacks`]: `[callbacks]` and `namespaces` (signature verifiers are built here, once);
+//!   [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions` and `[registrar]`; [`reconcile`]:
+//!   `[reconcile]`; [`log`]: `[log]`.
+//! - `changes`: what a fresh load changes against the running settings, by key (for the live
+//!   secret reload).
 //!
-//! Secrets are [`SecretString`]s (redacted `Debug`, never serialized) and no error names a
-//! value (only keys, types and positions); durations, sizes, URLs, addresses and time zones are
-//! parsed here, so the rest of the crate never sees raw strings for them.
+//! Secrets are [`SecretString`]s (redacted `Debug`, never serialized), given inline, in a file
+//! (`*_file`) or in the environment, and no error names a value (only keys, types and
+//! positions); durations, sizes, URLs, addresses and time zones are parsed here, so the rest of
+//! the crate never sees raw strings for them.
 
 pub mod callbacks;
 pub(crate) mod changes;

@@ -95,23 +95,17 @@ pub(crate) async fn probe(settings: &NatsSettings) -> Result<(), String> {
     let attempt = options(settings, &Credentials::new(settings.auth.clone()))
         .connection_timeout(PROBE_TIMEOUT)
         .connect(settings.url.as_slice());
-    match tokio::time::timeout(2 * PROBE_TIMEOUT, attempt).await {
-        Ok(Ok(_client)) => Ok(()),
-        Ok(Err(e)) => Err(
-            diagnosis::explain(&e.to_string(), &settings.auth, &settings.tls).unwrap_or_else(
-                || {
-                    format!(
-                        "no NATS server accepted a connection at {} (nats.url)",
-                        settings.url
-                    )
-                },
-            ),
-        ),
-        Err(_) => Err(format!(
-            "no NATS server answered at {} (nats.url)",
+    let refusal = match tokio::time::timeout(2 * PROBE_TIMEOUT, attempt).await {
+        Ok(Ok(_client)) => return Ok(()),
+        Ok(Err(e)) => diagnosis::explain(&e.to_string(), &settings.auth, &settings.tls),
+        Err(_) => None,
+    };
+    Err(refusal.unwrap_or_else(|| {
+        format!(
+            "no NATS server accepted a connection at {} (nats.url)",
             settings.url
-        )),
-    }
+        )
+    }))
 }
 
 /// What the connection's events tell the rest of the NATS side.

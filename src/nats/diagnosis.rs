@@ -92,3 +92,33 @@ pub(super) fn explain(error: &str, auth: &NatsAuth, tls: &NatsTls) -> Option<Str
     };
     Some(problem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_name_the_setting_to_fix_and_other_failures_nothing() {
+        let token = NatsAuth::Token(secrecy::SecretString::from("t".to_owned()));
+        let tls = NatsTls::default();
+        let refused = "authorization violation: nats: authorization violation";
+        assert!(
+            explain(refused, &token, &tls)
+                .unwrap()
+                .contains("nats.token")
+        );
+        assert!(
+            explain(refused, &NatsAuth::None, &tls)
+                .unwrap()
+                .contains("nats.user and nats.password")
+        );
+        let untrusted = "IO error: invalid peer certificate: UnknownIssuer";
+        assert!(
+            explain(untrusted, &token, &tls)
+                .unwrap()
+                .contains("nats.tls.ca_file")
+        );
+        let down = "IO error: Connection refused (os error 111)";
+        assert_eq!(explain(down, &token, &tls), None);
+    }
+}
