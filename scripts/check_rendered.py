@@ -86,14 +86,26 @@ REQUIRED_DASHBOARD_METRICS = {
     PREFIX + "nats_connected",
     PREFIX + "gtt_requests_total",
 }
-SECRET_ENV = {
-    "GTT_GATEWAY_CALLBACKS__SECRET",
-    "GTT_GATEWAY_GTT__CLIENT_SECRET",
-    "GTT_GATEWAY_CALLBACKS__PREVIOUS_SECRETS",
-    "GTT_GATEWAY_CALLBACKS__SIGNATURE__SECRETS",
+# Environment variable names that look like they hold a secret: none may be set (secrets are files).
+SECRET_ENV_NAME = re.compile(r"SECRET|PASSWORD|TOKEN|NKEY|CREDENTIALS")
+# TOML keys that hold secrets inline: never in a ConfigMap.
+SECRET_TOML_KEYS = {"secret", "client_secret", "previous_secrets", "secrets", "password", "token"}
+# TOML keys naming a file from a Secret, and the chart's file name behind each (in the one
+# projected secrets volume).
+SECRETS_DIR = "/var/run/secrets/gtt-gateway"
+SECRET_FILE_KEYS = {
+    "callbacks.secret_file": "callback-secret",
+    "callbacks.previous_secrets_file": "previous-callback-secrets",
+    "callbacks.signature.secrets_file": "signature-secrets",
+    "gtt.client_secret_file": "gtt-client-secret",
+    "nats.password_file": "nats-password",
+    "nats.token_file": "nats-token",
+    "nats.nkey_seed_file": "nats-nkey",
+    "nats.credentials_file": "nats.creds",
+    "nats.tls.ca_file": "nats-ca.crt",
+    "nats.tls.cert_file": "nats-tls.crt",
+    "nats.tls.key_file": "nats-tls.key",
 }
-# TOML keys that hold secrets: never in a ConfigMap.
-SECRET_TOML_KEYS = {"secret", "client_secret", "previous_secrets", "secrets"}
 PROMQL_KEYWORDS = set(
     "and or unless by without on ignoring group_left group_right bool offset inf nan atan2 start end".split()
     # aggregation operators: `sum by (x) (...)` puts a modifier between the name and its "("
@@ -354,13 +366,39 @@ def secret_strings(values: dict[str, Any], secrets: list[dict[str, Any]]) -> set
     for obj in secrets:
         for value in decode_secret(obj).values():
             found.add(value)
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(parsed, list):
-                found |= {str(x) for x in parsed}
+            found |= set(value.splitlines())
     return {x for x in found if len(x) >= 8}
+
+
+def secret_sources(volume: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Secrets of a volume (a secret volume, or the secret sources of a projected one)."""
+    sources = [src["secret"] for src in dig(volume, "projected", "sources", default=[]) or [] if "secret" in src]
+    return sources + ([volume["secret"]] if "secret" in volume else [])
+
+
+def secret_files(deployment: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The files in the gateway's secrets directory: file name -> (Secret name, key)."""
+    pod = dig(deployment, "spec", "template", "spec", default={})
+    container = (pod.get("containers") or [{}])[0]
+    files: dict[str, tuple[str, str]] = {}
+    for vol in pod.get("volumes") or []:
+        mounts = [m for m in container.get("volumeMounts") or [] if m.get("name") == vol["name"]]
+        if any(m.get("mountPath") == SECRETS_DIR for m in mounts):
+            for src in secret_sources(vol):
+                for item in src.get("items") or []:
+                    files[item["path"]] = (src.get("name") or src.get("secretName"), item["key"])
+    return files
+
+
+def flat_toml(node: Any, path: str = "") -> dict[str, Any]:
+    """Every leaf of a TOML document (tables only) under its dotted key."""
+    out: dict[str, Any] = {}
+    for k, v in (node or {}).items():
+        if isinstance(v, dict):
+            out.update(flat_toml(v, f"{path}{k}."))
+        else:
+            out[f"{path}{k}"] = v
+    return out
 
 
 def toml_keys(node: Any, path: str = "") -> list[str]:
@@ -501,7 +539,7 @@ def check_case(case: Case, app_version: str, alert_names: set[str]) -> None:
     if c.get("startupProbe"):
         probe_ok("startupProbe", "/healthz")
 
-    # --- secrets -------------------------------------------------------------------------------
+    # --- secrets: read-only files from Secrets, never environment variables ------------------------
     secrets = case.by_kind.get("Secret", [])
     existing = case.v("secrets", "existingSecret", "name", default="")
     if existing:
@@ -512,18 +550,60 @@ def check_case(case: Case, app_version: str, alert_names: set[str]) -> None:
         check(len(secrets) == 1, f"{n} expected the chart's Secret, found {len(secrets)}")
         secret_name = secrets[0]["metadata"]["name"] if secrets else None
         secret_data = decode_secret(secrets[0]) if secrets else {}
-    env = {e["name"]: e for e in c.get("env") or []}
-    for var in ("GTT_GATEWAY_CALLBACKS__SECRET", "GTT_GATEWAY_GTT__CLIENT_SECRET"):
-        ref = dig(env.get(var, {}), "valueFrom", "secretKeyRef")
-        if not check(ref is not None, f"{n} env {var} is not wired from a Secret"):
-            continue
+    for e in c.get("env") or []:
+        check("valueFrom" not in e or "secretKeyRef" not in e["valueFrom"], f"{n} env {e['name']} comes from a Secret")
         check(
-            ref.get("name") == secret_name, f"{n} env {var} reads Secret {ref.get('name')!r}, expected {secret_name!r}"
+            not SECRET_ENV_NAME.search(e["name"]),
+            f"{n} env {e['name']} looks like a secret (secrets must be files, not environment variables)",
         )
-        if secret_data is not None and not ref.get("optional"):
-            check(ref.get("key") in secret_data, f"{n} env {var}: key {ref.get('key')!r} not in the Secret")
-    cb_ref = dig(env.get("GTT_GATEWAY_CALLBACKS__SECRET", {}), "valueFrom", "secretKeyRef", default={})
-    check(not cb_ref.get("optional"), f"{n} the callback secret must not be optional")
+    check(
+        not any("secretRef" in f for f in c.get("envFrom") or []),
+        f"{n} envFrom takes a Secret into the environment",
+    )
+    annotations = dig(deployment, "spec", "template", "metadata", "annotations", default={}) or {}
+    check(
+        "checksum/secret" not in annotations,
+        f"{n} the pod template has a checksum of the Secret: a rotated secret would restart the pods",
+    )
+    # The files: one projected volume of Secret items, mounted read-only without subPath (the
+    # kubelet only updates whole volumes in place); each *_file key names one of its items.
+    for vol in pod.get("volumes") or []:
+        if secret_sources(vol):
+            for m in (m for m in c.get("volumeMounts") or [] if m.get("name") == vol["name"]):
+                check(m.get("readOnly") is True, f"{n} secret volume {vol['name']} is mounted writable")
+                check("subPath" not in m, f"{n} secret volume {vol['name']} mounted with subPath (never updated)")
+    files = {name: secret for name, (secret, _) in secret_files(deployment).items()}
+    mounted = bool(files)
+    check(mounted, f"{n} no Secret volume mounted at {SECRETS_DIR}")
+    file_keys = {k: v for k, v in flat_toml(case.config).items() if k in SECRET_FILE_KEYS}
+    for key, path in file_keys.items():
+        name = SECRET_FILE_KEYS[key]
+        check(path == f"{SECRETS_DIR}/{name}", f"{n} {key} = {path!r}, expected {SECRETS_DIR}/{name}")
+        check(name in files, f"{n} {key} names {name}, which no mounted Secret provides")
+    unused = set(files) - {SECRET_FILE_KEYS[k] for k in file_keys}
+    check(not unused, f"{n} secret files mounted but not in the config: {sorted(unused)}")
+    check(files.get("callback-secret") == secret_name, f"{n} the callback secret is not a file from {secret_name}")
+
+    # What the values ask for is wired.
+    def wants(values_key: str, existing_key: str) -> bool:
+        return bool(case.v("secrets", "existingSecret", existing_key) if existing else case.v("secrets", values_key))
+
+    expected = {"callbacks.secret_file"}
+    if wants("gttClientSecret", "gttClientSecretKey"):
+        expected.add("gtt.client_secret_file")
+    if wants("previousCallbackSecrets", "previousCallbackSecretsKey"):
+        expected.add("callbacks.previous_secrets_file")
+    if wants("signatureSecrets", "signatureSecretsKey"):
+        expected.add("callbacks.signature.secrets_file")
+    method = case.v("natsAuth", "method", default="none")
+    if method != "none":
+        expected.add({"password": "nats.password_file", "token": "nats.token_file", "nkey": "nats.nkey_seed_file"}[method])
+        check(files.get(f"nats-{method}") == case.v("natsAuth", "secretName"), f"{n} natsAuth secret not mounted")
+    if case.v("natsCredentials", "secretName"):
+        expected.add("nats.credentials_file")
+    if case.v("natsTls", "secretName"):
+        expected |= {"nats.tls.ca_file", "nats.tls.cert_file", "nats.tls.key_file"}
+    check(set(file_keys) == expected, f"{n} secret files in the config {sorted(file_keys)}, expected {sorted(expected)}")
     if secret_data is not None:
         check(
             len(secret_data.get("callback-secret", "")) >= 16,
@@ -534,18 +614,15 @@ def check_case(case: Case, app_version: str, alert_names: set[str]) -> None:
                 secret_data.get("gtt-client-secret") == case.v("secrets", "gttClientSecret"),
                 f"{n} gtt-client-secret in the Secret differs from secrets.gttClientSecret",
             )
-    for values_key, existing_key, var in (
-        ("previousCallbackSecrets", "previousCallbackSecretsKey", "GTT_GATEWAY_CALLBACKS__PREVIOUS_SECRETS"),
-        ("signatureSecrets", "signatureSecretsKey", "GTT_GATEWAY_CALLBACKS__SIGNATURE__SECRETS"),
-    ):
-        wanted = case.v("secrets", "existingSecret", existing_key) if existing else case.v("secrets", values_key)
-        if wanted:
-            check(dig(env.get(var, {}), "valueFrom", "secretKeyRef") is not None, f"{n} env {var} is not wired")
-    for var in SECRET_ENV & env.keys():
-        check("value" not in env[var], f"{n} env {var} has a literal value (must come from a Secret)")
-    for e in c.get("env") or []:
-        if "value" in e:
-            check(not re.search(r"SECRET", e["name"]), f"{n} env {e['name']} looks like a secret given as a literal")
+        for values_key, data_key in (
+            ("previousCallbackSecrets", "previous-callback-secrets"),
+            ("signatureSecrets", "signature-secrets"),
+        ):
+            if case.v("secrets", values_key):
+                check(
+                    secret_data.get(data_key, "").splitlines() == case.v("secrets", values_key),
+                    f"{n} {data_key} in the Secret is not secrets.{values_key}, one a line",
+                )
 
     secret_values = secret_strings(case.values, secrets)
     for obj in case.docs:
@@ -763,37 +840,68 @@ def check_case(case: Case, app_version: str, alert_names: set[str]) -> None:
 # check-config with the real binary
 
 
+def nkey_user_seed() -> str:
+    """A fresh NATS user nkey seed (`SU...`): base32 of the seed and user prefixes, 32 random
+    bytes and a CRC-16 (XMODEM), as the nkeys libraries encode it."""
+    seed, user = 18 << 3, 20 << 3
+    raw = bytes([seed | (user >> 5), (user & 31) << 3]) + os.urandom(32)
+    crc = 0
+    for byte in raw:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return base64.b32encode(raw + crc.to_bytes(2, "little")).decode().rstrip("=")
+
+
+def dummy_secret_files(directory: Path) -> dict[str, str]:
+    """Contents that check-config accepts for every file the chart may mount."""
+    dummy = "0123456789abcdef" * 2  # 32 characters
+    seed = nkey_user_seed()
+    creds = (
+        "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.c2ln\n------END NATS USER JWT------\n\n"
+        f"-----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
+    )
+    key, cert = directory / "tls.key", directory / "tls.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=check-config"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return {
+        "callback-secret": dummy,
+        "previous-callback-secrets": dummy,
+        "signature-secrets": "whsec_" + base64.b64encode(b"dummy-signature-key-32-bytes-xxx").decode(),
+        "gtt-client-secret": dummy,
+        "nats-password": dummy,
+        "nats-token": dummy,
+        "nats-nkey": seed,
+        "nats.creds": creds,
+        "nats-ca.crt": cert.read_text(),
+        "nats-tls.crt": cert.read_text(),
+        "nats-tls.key": key.read_text(),
+    }
+
+
 def run_check_config(case: Case, binary: str) -> None:
+    """`check-config` on the rendered config, with every secret file it names in place: the
+    rendered Secret's value where there is one, else a dummy."""
     n = f"[{case.name}]"
     if case.config_text is None:
         return
     deployment = case.by_kind["Deployment"][0]
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    secret_data: dict[str, str] = {}
+    rendered: dict[tuple[str, str], str] = {}
     for s in case.by_kind.get("Secret", []):
-        secret_data.update({(s["metadata"]["name"], k): v for k, v in decode_secret(s).items()})  # type: ignore[misc]
-    dummy = "0123456789abcdef" * 2  # 32 characters
-    dummy_whsec = "whsec_" + base64.b64encode(b"dummy-signature-key-32-bytes-xxx").decode()
+        rendered.update({(s["metadata"]["name"], k): v for k, v in decode_secret(s).items()})
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
-    for e in container.get("env") or []:
-        if e["name"] == "GTT_GATEWAY_CONFIG":
-            continue  # --config names the file here
-        if "value" in e:
-            env[e["name"]] = str(e["value"])
-            continue
-        ref = dig(e, "valueFrom", "secretKeyRef")
-        if not ref:
-            continue
-        value = secret_data.get((ref["name"], ref["key"]))  # type: ignore[call-overload]
-        if value is None:  # existingSecret (not rendered) or an optional key left out
-            if ref.get("optional"):
-                continue
-            value = json.dumps([dummy_whsec]) if e["name"].endswith("SECRETS") else dummy
-        env[e["name"]] = value
-    env["GTT_GATEWAY_CALLBACKS__SECRET"] = dummy
     with tempfile.TemporaryDirectory() as tmp:
+        secrets_dir = Path(tmp) / "secrets"
+        secrets_dir.mkdir()
+        dummies = dummy_secret_files(Path(tmp))
+        for name, source in secret_files(deployment).items():
+            (secrets_dir / name).write_text(rendered.get(source, dummies[name]))
         path = Path(tmp) / "gateway.toml"
-        path.write_text(case.config_text)
+        path.write_text(case.config_text.replace(SECRETS_DIR, str(secrets_dir)))
         try:
             proc = subprocess.run(
                 [binary, "--config", str(path), "check-config"],

@@ -1,15 +1,17 @@
 //! Building and running the gateway: connect NATS, bind the listener, build the pipeline and
-//! the background tasks (stream keeper, registrar, poller), serve until the shutdown token
-//! fires, then stop within the grace period.
+//! the background tasks (stream keeper, registrar, poller, and the secret reload when asked
+//! for), serve until the shutdown token fires, then stop within the grace period.
 //!
 //! Shutdown order: not ready -> stop accepting -> finish in-flight requests -> drain NATS,
 //! all within `server.shutdown_grace`.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
@@ -21,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::nats::{Keeper, Nats, Publisher};
 use crate::reconcile::Reconciler;
 use crate::registrar::Registrar;
+use crate::reload::{Reloader, Targets};
 
 /// A built, not yet running gateway.
 pub struct Application {
@@ -33,6 +36,9 @@ pub struct Application {
     settings: Settings,
     registrar: Option<Registrar>,
     reconciler: Option<Reconciler>,
+    /// What a secret reload swaps secrets into.
+    targets: Targets,
+    reloader: Option<Reloader>,
 }
 
 impl Application {
@@ -54,12 +60,14 @@ impl Application {
         let pipeline = Pipeline::new(nats.publisher.clone(), nats.tickets, &settings);
         // One GTT client (and token cache) shared by the registrar and the poller.
         let gtt = GttClient::from_settings(&settings, &metrics);
+        let keys = watch::Sender::new(settings.callbacks.keys());
         let registrar = settings
             .registrar
             .enabled
             .then(|| enabled("Registrar", settings.registrar_missing()))
             .flatten()
-            .and_then(|()| Registrar::new(&settings, gtt.clone(), metrics.clone()));
+            .and_then(|()| Registrar::new(&settings, gtt.clone(), metrics.clone()))
+            .map(|registrar| registrar.follow(keys.subscribe()));
         let reconciler = settings
             .reconcile
             .enabled
@@ -68,7 +76,7 @@ impl Application {
             .map(|()| {
                 Reconciler::new(
                     &settings,
-                    gtt,
+                    gtt.clone(),
                     pipeline.clone(),
                     nats.leases,
                     metrics.clone(),
@@ -80,6 +88,12 @@ impl Application {
             max_in_flight: settings.server.max_in_flight,
         };
         let gateway = Gateway::new(Authenticator::new(&settings), pipeline, metrics, limits);
+        let targets = Targets {
+            gateway: gateway.clone(),
+            gtt,
+            keys,
+            nats: nats.credentials,
+        };
         Ok(Self {
             listener,
             max_connections,
@@ -89,7 +103,21 @@ impl Application {
             settings,
             registrar,
             reconciler,
+            targets,
+            reloader: None,
         })
+    }
+
+    /// While running, reload the secrets on SIGHUP and when the settings at `config` (what they
+    /// were loaded from; `None`: `GTT_GATEWAY_CONFIG`, or the defaults) change. SIGHUP is
+    /// handled from this call on.
+    pub fn reload_secrets_from(mut self, config: Option<&Path>) -> Self {
+        self.reloader = Some(Reloader::new(
+            config.map(Path::to_path_buf),
+            self.settings.clone(),
+            self.targets.clone(),
+        ));
+        self
     }
 
     /// The bound address (port 0 in tests becomes the real port here).
@@ -116,6 +144,8 @@ impl Application {
             settings,
             registrar,
             reconciler,
+            targets: _,
+            reloader,
         } = self;
         tracing::info!(
             listen = %listener.local_addr()?,
@@ -130,6 +160,7 @@ impl Application {
         // The registrar runs beside ingest and never blocks it; it deletes nothing on shutdown.
         let registrar = registrar.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let reconciler = reconciler.map(|r| tokio::spawn(r.run(shutdown.clone())));
+        let reloader = reloader.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let stop_accepting = {
             let (token, gateway) = (shutdown.clone(), gateway.clone());
             async move {
@@ -169,7 +200,7 @@ impl Application {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
         }
-        for task in registrar.into_iter().chain(reconciler) {
+        for task in registrar.into_iter().chain(reconciler).chain(reloader) {
             let _ = tokio::time::timeout_at(deadline.into(), task).await;
         }
         if tokio::time::timeout_at(deadline.into(), publisher.drain())

@@ -1,9 +1,12 @@
 //! Callback authentication per namespace: the path's route segments, the capability token
 //! (always), then the optional body signature configured for that namespace, verified over the
-//! bytes as received. Nothing unauthenticated gets further.
+//! bytes as received. Nothing unauthenticated gets further. A reload replaces the keys at once;
+//! a callback already past its token check keeps the verifier it started with.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use axum::http::HeaderMap;
 use gtt_core::signature::{SignatureVerifier, VerifyError};
 use gtt_core::token::TokenKeys;
@@ -32,27 +35,23 @@ impl AuthFailure {
 }
 
 /// Everything needed to authenticate callbacks, taken from the loaded settings (whose
-/// verifiers were built once, at load).
-#[derive(Debug, Clone)]
-pub struct Authenticator {
+/// verifiers were built once, at load); [`Authenticator::replace`] swaps it whole.
+pub struct Authenticator(ArcSwap<Rules>);
+
+/// The keys and each namespace's verifier.
+struct Rules {
     keys: TokenKeys,
-    namespaces: HashMap<String, Option<SignatureVerifier>>,
+    namespaces: HashMap<String, Option<Arc<SignatureVerifier>>>,
 }
 
-/// A callback whose route and token checked out; its body still has to pass
-/// [`TokenAccepted::verify_body`].
-pub struct TokenAccepted<'a> {
-    verifier: Option<&'a SignatureVerifier>,
-}
-
-impl Authenticator {
-    pub fn new(settings: &Settings) -> Self {
+impl Rules {
+    fn new(settings: &Settings) -> Self {
         let default = &settings.callbacks.signature;
         let namespaces = settings
             .namespaces
             .iter()
             .map(|ns| {
-                let verifier = ns.signature(default).verifier().cloned();
+                let verifier = ns.signature(default).verifier().cloned().map(Arc::new);
                 (ns.name().to_string(), verifier)
             })
             .collect();
@@ -61,10 +60,27 @@ impl Authenticator {
             namespaces,
         }
     }
+}
+
+/// A callback whose route and token checked out; its body still has to pass
+/// [`TokenAccepted::verify_body`].
+pub struct TokenAccepted {
+    verifier: Option<Arc<SignatureVerifier>>,
+}
+
+impl Authenticator {
+    pub fn new(settings: &Settings) -> Self {
+        Self(ArcSwap::from_pointee(Rules::new(settings)))
+    }
+
+    /// Authenticate with the secrets of `settings` from now on.
+    pub(crate) fn replace(&self, settings: &Settings) {
+        self.0.store(Arc::new(Rules::new(settings)));
+    }
 
     /// Whether `namespace` is configured (for metric labels of refused calls).
     pub fn knows(&self, namespace: &str) -> bool {
-        self.namespaces.contains_key(namespace)
+        self.0.load().namespaces.contains_key(namespace)
     }
 
     /// Check the route's segments, the namespace and the capability token of a callback path.
@@ -72,30 +88,31 @@ impl Authenticator {
         &self,
         [namespace, kind, action]: [&str; 3],
         token: &str,
-    ) -> Result<TokenAccepted<'_>, AuthFailure> {
+    ) -> Result<TokenAccepted, AuthFailure> {
         if ![namespace, kind, action]
             .into_iter()
             .all(gtt_core::token::is_route_segment)
         {
             return Err(AuthFailure::InvalidRoute);
         }
-        let verifier = self
+        let rules = self.0.load();
+        let verifier = rules
             .namespaces
             .get(namespace)
             .ok_or(AuthFailure::UnknownNamespace)?;
-        if !self.keys.verify(namespace, kind, action, token) {
+        if !rules.keys.verify(namespace, kind, action, token) {
             return Err(AuthFailure::BadToken);
         }
         Ok(TokenAccepted {
-            verifier: verifier.as_ref(),
+            verifier: verifier.clone(),
         })
     }
 }
 
-impl TokenAccepted<'_> {
+impl TokenAccepted {
     /// Check the body signature, if this namespace requires one, over the raw bytes.
     pub fn verify_body(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), AuthFailure> {
-        match self.verifier {
+        match &self.verifier {
             None => Ok(()),
             Some(v) => v
                 .verify(headers, body, chrono::Utc::now().timestamp())

@@ -20,6 +20,7 @@
 //! - [`gtt`]: GTT's API: OAuth2 tokens, the REST client, resource shapes.
 //! - [`registrar`]: keeps GTT's webhook subscriptions as configured.
 //! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
+//! - [`reload`]: live secret reload (SIGHUP, changed secret files) without a restart.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics; logs and traces.
 //! - [`backoff`], [`shutdown`], [`throttle`]: retries with jittered backoff, the shutdown
 //!   signal, rate-limited warnings.
@@ -44,6 +45,7 @@ pub mod metrics;
 pub(crate) mod nats;
 pub(crate) mod reconcile;
 pub(crate) mod registrar;
+pub(crate) mod reload;
 pub(crate) mod shutdown;
 pub(crate) mod telemetry;
 pub(crate) mod throttle;

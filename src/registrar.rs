@@ -4,11 +4,13 @@
 //!
 //! Safe with several replicas: all compute the same desired state from the same config, a
 //! create that races answers 409 and is fine, and nothing is ever deleted on shutdown. Only
-//! webhooks named `{registrar.name_prefix}-...` are ours to change.
+//! webhooks named `{registrar.name_prefix}-...` are ours to change. When a reload brings a new
+//! callback secret (or GTT client secret), a pass runs at once: the URLs get the new tokens.
 
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -77,7 +79,8 @@ impl Change {
 #[derive(Clone)]
 pub(crate) struct Registrar {
     client: GttClient,
-    keys: TokenKeys,
+    /// The callback secrets: the current one signs the URLs.
+    keys: watch::Receiver<TokenKeys>,
     public_url: Url,
     namespaces: Vec<String>,
     subscriptions: Vec<Subscription>,
@@ -94,7 +97,7 @@ impl Registrar {
         let public_url = settings.callbacks.public_url.clone()?;
         Some(Self {
             client,
-            keys: settings.callbacks.keys(),
+            keys: watch::channel(settings.callbacks.keys()).1,
             public_url,
             namespaces: settings
                 .namespaces
@@ -107,6 +110,12 @@ impl Registrar {
             interval: settings.registrar.interval,
             metrics,
         })
+    }
+
+    /// Sign the URLs with the keys `keys` holds, and sync at once whenever it is updated.
+    pub(crate) fn follow(mut self, keys: watch::Receiver<TokenKeys>) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// `{prefix}-{kind}-{version}-{action}`, e.g. `gtt-gateway-case-v1alpha-create`.
@@ -127,6 +136,7 @@ impl Registrar {
 
     /// The webhooks this namespace should have.
     pub(crate) fn desired(&self, namespace: &str) -> Vec<Webhook> {
+        let keys = self.keys.borrow().clone();
         self.subscriptions
             .iter()
             .map(|sub| Webhook {
@@ -136,8 +146,7 @@ impl Registrar {
                 name: self.webhook_name(sub),
                 metadata: Some(json!({"labels": {"app.kubernetes.io/managed-by": "gtt-gateway"}})),
                 spec: WebhookSpec {
-                    url: self
-                        .keys
+                    url: keys
                         .callback_url(&self.public_url, namespace, &sub.kind, &sub.action)
                         .to_string(),
                     version: sub.version.clone(),
@@ -269,10 +278,12 @@ impl Registrar {
             .set(i64::from(in_place));
     }
 
-    /// Sync now and every interval until `shutdown`; while GTT fails, retry sooner with
-    /// exponential backoff and jitter. Never deletes anything on the way out.
+    /// Sync now, every interval and whenever the callback keys change, until `shutdown`; while
+    /// GTT fails, retry sooner with exponential backoff and jitter. Never deletes anything on
+    /// the way out.
     pub(crate) async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Backoff::jittered(MIN_RETRY, self.interval);
+        let mut keys = self.keys.clone();
         loop {
             let pause = match self.sync_once(self.prune, false).await {
                 Ok(changes) => {
@@ -290,12 +301,13 @@ impl Registrar {
                 }
                 Err(_) => backoff.fail(),
             };
-            if shutdown
-                .run_until_cancelled(tokio::time::sleep(pause))
-                .await
-                .is_none()
-            {
-                return;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+                Ok(()) = keys.changed() => {
+                    backoff.reset();
+                    tracing::info!("Syncing the webhooks at GTT now: secrets were reloaded");
+                }
             }
         }
     }

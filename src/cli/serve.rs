@@ -18,7 +18,7 @@ pub(super) fn run(config: Option<&Path>) -> ExitCode {
             tracing::warn!("No namespaces configured: every callback will be refused");
         }
         let app = match Application::build(settings).await {
-            Ok(app) => app,
+            Ok(app) => app.reload_secrets_from(config),
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "Startup failed");
                 return ExitCode::FAILURE;

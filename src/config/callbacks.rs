@@ -12,7 +12,8 @@ use serde::Deserialize;
 use url::Url;
 
 use super::{
-    ConfigError, check_http_url, check_secret_len, check_token, is_route_char, read_secret_file,
+    ConfigError, check_http_url, check_secret_len, check_token, is_route_char, read_secret_lines,
+    secret_or_file,
 };
 
 /// `[callbacks]`: how GTT reaches us and how its calls are authenticated.
@@ -28,6 +29,8 @@ pub struct CallbackSettings {
     /// Former secrets, still accepted during a rotation (a single string is one secret).
     #[serde(deserialize_with = "secret_list")]
     pub previous_secrets: Vec<SecretString>,
+    /// File of more former secrets, one a line (added to `previous_secrets`).
+    pub previous_secrets_file: Option<PathBuf>,
     /// Optional body signatures, the default for every namespace.
     pub signature: SignatureSettings,
 }
@@ -45,14 +48,54 @@ impl CallbackSettings {
         )
     }
 
-    /// Read `secret_file`, check the secrets and the public URL, build the signature verifiers
-    /// (the default one and each namespace's own).
-    pub(super) fn resolve(&mut self, namespaces: &mut [NamespaceEntry]) -> Result<(), ConfigError> {
-        if self.secret.is_none()
-            && let Some(path) = &self.secret_file
-        {
-            self.secret = Some(read_secret_file("callbacks.secret_file", path)?);
+    /// Take the secrets of `new` (a fresh load of the same settings); each namespace's own
+    /// signature keys come from `new`'s namespace of the same name. The verifiers are built
+    /// again from these settings with the new keys.
+    pub(super) fn take_secrets(
+        &mut self,
+        namespaces: &mut [NamespaceEntry],
+        new: &CallbackSettings,
+        new_namespaces: &[NamespaceEntry],
+    ) -> Result<(), ConfigError> {
+        self.secret.clone_from(&new.secret);
+        self.previous_secrets.clone_from(&new.previous_secrets);
+        self.signature.secrets.clone_from(&new.signature.secrets);
+        for ns in namespaces.iter_mut() {
+            let name = ns.name().to_string();
+            let keys = new_namespaces
+                .iter()
+                .find(|n| n.name() == name)
+                .and_then(NamespaceEntry::own_signature)
+                .map(|s| s.secrets.clone());
+            if let (Some(signature), Some(keys)) = (ns.own_signature_mut(), keys) {
+                signature.secrets = keys;
+            }
         }
+        self.check_and_build(namespaces)
+    }
+
+    /// Read the secret files, check the secrets and the public URL, build the signature
+    /// verifiers (the default one and each namespace's own).
+    pub(super) fn resolve(&mut self, namespaces: &mut [NamespaceEntry]) -> Result<(), ConfigError> {
+        self.secret = secret_or_file(&self.secret, &self.secret_file, "callbacks.secret_file")?;
+        if let Some(path) = &self.previous_secrets_file {
+            let key = "callbacks.previous_secrets_file";
+            for (i, secret) in read_secret_lines(key, path)?.into_iter().enumerate() {
+                check_secret_len(&format!("{key} (line {})", i + 1), &secret)?;
+                self.previous_secrets.push(secret);
+            }
+        }
+        self.signature.read_secrets_file("callbacks.signature")?;
+        for (i, ns) in namespaces.iter_mut().enumerate() {
+            if let Some(signature) = ns.own_signature_mut() {
+                signature.read_secrets_file(&format!("namespaces[{i}].signature"))?;
+            }
+        }
+        self.check_and_build(namespaces)
+    }
+
+    /// Check the (read) secrets and the public URL, build the signature verifiers.
+    fn check_and_build(&mut self, namespaces: &mut [NamespaceEntry]) -> Result<(), ConfigError> {
         let Some(secret) = &self.secret else {
             return Err(ConfigError::new(
                 "callbacks.secret",
@@ -74,11 +117,7 @@ impl CallbackSettings {
             if !seen.insert(ns.name().to_string()) {
                 return Err(ConfigError::new(key, "namespace listed twice"));
             }
-            if let NamespaceEntry::Table {
-                signature: Some(signature),
-                ..
-            } = ns
-            {
+            if let Some(signature) = ns.own_signature_mut() {
                 signature.build(&format!("{key}.signature"))?;
             }
         }
@@ -107,6 +146,8 @@ pub struct SignatureSettings {
     /// Keys; several = rotation. `whsec_...` for Standard Webhooks (a single string is one key).
     #[serde(deserialize_with = "secret_list")]
     pub secrets: Vec<SecretString>,
+    /// File of more keys, one a line (added to `secrets`).
+    pub secrets_file: Option<PathBuf>,
     /// Header carrying the signature (hmac scheme).
     pub header: String,
     /// `hex` or `base64` (hmac scheme).
@@ -125,6 +166,15 @@ impl SignatureSettings {
     /// The verifier of these settings (`None` for scheme `none`).
     pub fn verifier(&self) -> Option<&SignatureVerifier> {
         self.verifier.as_ref()
+    }
+
+    /// Add the keys of `secrets_file`; an error names `{key}.secrets_file`.
+    fn read_secrets_file(&mut self, key: &str) -> Result<(), ConfigError> {
+        if let Some(path) = &self.secrets_file {
+            let keys = read_secret_lines(&format!("{key}.secrets_file"), path)?;
+            self.secrets.extend(keys);
+        }
+        Ok(())
     }
 
     /// Build the verifier; an error names `key`.
@@ -159,6 +209,7 @@ impl Default for SignatureSettings {
         Self {
             scheme: SignatureScheme::None,
             secrets: Vec::new(),
+            secrets_file: None,
             header: "x-gtt-signature".into(),
             encoding: Encoding::Hex,
             prefix: None,
@@ -189,12 +240,21 @@ impl NamespaceEntry {
 
     /// This namespace's signature settings, falling back to `callbacks.signature`.
     pub fn signature<'a>(&'a self, default: &'a SignatureSettings) -> &'a SignatureSettings {
+        self.own_signature().unwrap_or(default)
+    }
+
+    /// This namespace's own signature settings, if it has any.
+    pub fn own_signature(&self) -> Option<&SignatureSettings> {
         match self {
-            NamespaceEntry::Table {
-                signature: Some(signature),
-                ..
-            } => signature,
-            _ => default,
+            NamespaceEntry::Table { signature, .. } => signature.as_ref(),
+            NamespaceEntry::Name(_) => None,
+        }
+    }
+
+    fn own_signature_mut(&mut self) -> Option<&mut SignatureSettings> {
+        match self {
+            NamespaceEntry::Table { signature, .. } => signature.as_mut(),
+            NamespaceEntry::Name(_) => None,
         }
     }
 }

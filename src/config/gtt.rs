@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use super::{ConfigError, check_http_url, read_secret_file};
+use super::{ConfigError, check_http_url, secret_or_file};
 
 /// `[gtt]`: the upstream API.
 #[derive(Debug, Clone, Deserialize)]
@@ -58,11 +58,11 @@ impl GttSettings {
 
     /// Read `client_secret_file`, parse the zone, check the URLs.
     pub(super) fn resolve(&mut self) -> Result<(), ConfigError> {
-        if self.client_secret.is_none()
-            && let Some(path) = &self.client_secret_file
-        {
-            self.client_secret = Some(read_secret_file("gtt.client_secret_file", path)?);
-        }
+        self.client_secret = secret_or_file(
+            &self.client_secret,
+            &self.client_secret_file,
+            "gtt.client_secret_file",
+        )?;
         self.zone = self.timezone.parse().map_err(|_| {
             ConfigError::new(
                 "gtt.timezone",

@@ -2,18 +2,24 @@
 //! `GTT_GATEWAY_{SECTION}__{KEY}` environment overrides, checked and parsed once at load time,
 //! one module per section (each validates itself):
 //!
-//! - [`server`]: `[server]`; [`nats`]: `[nats]`; [`callbacks`]: `[callbacks]` and `namespaces`
-//!   (signature verifiers are built here, once); [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions`
-//!   and `[registrar]`; [`reconcile`]: `[reconcile]`; [`log`]: `[log]`.
+//! - [`server`]: `[server]`; [`nats`]: `[nats]`, with [`nats_auth`] (TLS, credentials);
+//!   [`callbacks`]: `[callbacks]` and `namespaces` (signature verifiers are built here, once);
+//!   [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions` and `[registrar]`; [`reconcile`]:
+//!   `[reconcile]`; [`log`]: `[log]`.
+//! - `changes`: what a fresh load changes against the running settings, by key (for the live
+//!   secret reload).
 //!
-//! Secrets are [`SecretString`]s (redacted `Debug`, never serialized) and no error names a
-//! value (only keys, types and positions); durations, sizes, URLs, addresses and time zones are
-//! parsed here, so the rest of the crate never sees raw strings for them.
+//! Secrets are [`SecretString`]s (redacted `Debug`, never serialized), given inline, in a file
+//! (`*_file`) or in the environment, and no error names a value (only keys, types and
+//! positions); durations, sizes, URLs, addresses and time zones are parsed here, so the rest of
+//! the crate never sees raw strings for them.
 
 pub mod callbacks;
+pub(crate) mod changes;
 pub mod gtt;
 pub mod log;
 pub mod nats;
+pub mod nats_auth;
 pub mod reconcile;
 pub mod registrar;
 pub mod server;
@@ -33,6 +39,7 @@ pub use callbacks::{CallbackSettings, NamespaceEntry, SignatureScheme, Signature
 pub use gtt::GttSettings;
 pub use log::{LogFormat, LogSettings};
 pub use nats::{NatsSettings, NatsUrls};
+pub use nats_auth::{NatsAuth, NatsTls};
 pub use reconcile::ReconcileSettings;
 pub use registrar::{RegistrarSettings, Subscription};
 pub use server::ServerSettings;
@@ -92,6 +99,11 @@ pub struct Settings {
 impl Settings {
     /// Load from `path` (or `GTT_GATEWAY_CONFIG`, or nothing) and the process environment.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::sources(path)?)
+    }
+
+    /// The file (`path`, or `GTT_GATEWAY_CONFIG`, or none) and the environment, merged.
+    fn sources(path: Option<&Path>) -> Result<Figment, ConfigError> {
         let path = path
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
@@ -105,8 +117,7 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__"));
-        Self::from_figment(figment)
+        Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__")))
     }
 
     /// Load from TOML text alone (tests and tools; no environment).
@@ -129,6 +140,18 @@ impl Settings {
         self.registrar.validate(&self.subscriptions)?;
         self.reconcile.validate()?;
         self.log.validate()
+    }
+
+    /// These settings with the secrets of `new` (a fresh load): callback, signature, GTT client
+    /// and NATS secrets; every other key stays as it is.
+    pub(crate) fn with_secrets_of(&self, new: &Settings) -> Result<Settings, ConfigError> {
+        let mut merged = self.clone();
+        merged
+            .callbacks
+            .take_secrets(&mut merged.namespaces, &new.callbacks, &new.namespaces)?;
+        merged.gtt.client_secret.clone_from(&new.gtt.client_secret);
+        merged.nats.auth = new.nats.auth.clone();
+        Ok(merged)
     }
 
     /// What keeps the poller from running although enabled: the missing keys, if any.
@@ -234,6 +257,40 @@ pub(super) fn read_secret_file(key: &str, path: &Path) -> Result<SecretString, C
     Ok(SecretString::from(
         text.trim_end_matches(['\r', '\n']).to_owned(),
     ))
+}
+
+/// `inline`, else the text of `file` (errors name `file_key`), else nothing.
+pub(super) fn secret_or_file(
+    inline: &Option<SecretString>,
+    file: &Option<PathBuf>,
+    file_key: &str,
+) -> Result<Option<SecretString>, ConfigError> {
+    match (inline, file) {
+        (Some(value), _) => Ok(Some(value.clone())),
+        (None, Some(path)) => read_secret_file(file_key, path).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The non-empty lines of a file of secrets, one secret a line; errors name `key`.
+pub(super) fn read_secret_lines(key: &str, path: &Path) -> Result<Vec<SecretString>, ConfigError> {
+    let text = read_secret_file(key, path)?;
+    Ok(text
+        .expose_secret()
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| SecretString::from(line.to_owned()))
+        .collect())
+}
+
+/// Whether two secrets are equal, compared in constant time (for equal lengths).
+pub(crate) fn same_secret(a: &SecretString, b: &SecretString) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(
+        a.expose_secret()
+            .as_bytes()
+            .ct_eq(b.expose_secret().as_bytes()),
+    )
 }
 
 pub(super) fn check_secret_len(key: &str, secret: &SecretString) -> Result<(), ConfigError> {

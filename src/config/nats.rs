@@ -1,12 +1,15 @@
-//! `[nats]`: the servers to connect to, the event stream, the state bucket, their limits.
+//! `[nats]`: the servers to connect to (with TLS and credentials, see [`nats_auth`](super::nats_auth)),
+//! the event stream, the state bucket, their limits.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bytesize::ByteSize;
+use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+use super::nats_auth::{self, NatsAuth, NatsTls};
 use super::{ConfigError, check_token, is_route_char};
 
 /// `[nats]`: the JetStream connection, the stream and the state bucket.
@@ -42,10 +45,25 @@ pub struct NatsSettings {
     /// long without a break: a stream-leader election does not take every replica out.
     #[serde(with = "humantime_serde")]
     pub unready_after: Duration,
-    /// Optional NATS credentials file (`.creds`).
-    pub credentials_file: Option<PathBuf>,
     /// JetStream key-value bucket with the last state of every ticket, watermarks and leases.
     pub state_bucket: String,
+    /// TLS to the servers.
+    pub tls: NatsTls,
+    /// User name (with `password`).
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    /// File holding `password` (used when `password` is not set).
+    pub password_file: Option<PathBuf>,
+    pub token: Option<SecretString>,
+    /// File holding `token` (used when `token` is not set).
+    pub token_file: Option<PathBuf>,
+    /// File holding a user nkey seed (`SU...`).
+    pub nkey_seed_file: Option<PathBuf>,
+    /// NATS credentials file (`.creds`: a user JWT and its nkey seed).
+    pub credentials_file: Option<PathBuf>,
+    /// The authentication method these keys describe, read at load.
+    #[serde(skip)]
+    pub auth: NatsAuth,
 }
 
 impl Default for NatsSettings {
@@ -62,8 +80,16 @@ impl Default for NatsSettings {
             state_max_bytes: ByteSize::mib(256),
             replicas: 1,
             unready_after: Duration::from_secs(20),
-            credentials_file: None,
             state_bucket: "GTT_STATE".into(),
+            tls: NatsTls::default(),
+            user: None,
+            password: None,
+            password_file: None,
+            token: None,
+            token_file: None,
+            nkey_seed_file: None,
+            credentials_file: None,
+            auth: NatsAuth::None,
         }
     }
 }
@@ -165,8 +191,11 @@ fn redact_url(text: &str) -> String {
 }
 
 impl NatsSettings {
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    /// Check every key, read the TLS and credential files.
+    pub(super) fn validate(&mut self) -> Result<(), ConfigError> {
         self.url.validate()?;
+        self.tls.validate()?;
+        self.auth = nats_auth::resolve(self)?;
         check_token("nats.stream", &self.stream, is_route_char)?;
         check_token("nats.subject_prefix", &self.subject_prefix, |c| {
             c.is_ascii_graphic() && !matches!(c, '.' | '*' | '>')

@@ -229,3 +229,88 @@ fn secret_file_is_read() {
         "fedcba9876543210fedcba9876543210"
     );
 }
+
+#[test]
+fn files_of_secrets_add_one_secret_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let previous = dir.path().join("previous");
+    std::fs::write(
+        &previous,
+        "previous-secret-one-0123\n\nprevious-secret-two-4567\r\n",
+    )
+    .unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "signature-key-file\n").unwrap();
+    let s = Settings::from_toml(&format!(
+        "[callbacks]\nsecret = \"0123456789abcdef0\"\nprevious_secrets = [\"inline-previous-0123\"]\n\
+         previous_secrets_file = {:?}\n[callbacks.signature]\nscheme = \"hmac\"\nsecrets = \"inline-key\"\n\
+         secrets_file = {:?}\n",
+        previous.display().to_string(),
+        keys.display().to_string()
+    ))
+    .unwrap();
+    let exposed = |list: &[SecretString]| -> Vec<String> {
+        list.iter().map(|s| s.expose_secret().to_string()).collect()
+    };
+    assert_eq!(
+        exposed(&s.callbacks.previous_secrets),
+        [
+            "inline-previous-0123",
+            "previous-secret-one-0123",
+            "previous-secret-two-4567"
+        ]
+    );
+    assert_eq!(
+        exposed(&s.callbacks.signature.secrets),
+        ["inline-key", "signature-key-file"]
+    );
+
+    std::fs::write(&previous, "previous-secret-one-0123\nLEAK-x\n").unwrap();
+    let err = Settings::from_toml(&format!(
+        "[callbacks]\nsecret = \"0123456789abcdef0\"\nprevious_secrets_file = {:?}\n",
+        previous.display().to_string()
+    ))
+    .unwrap_err();
+    assert_eq!(err.key, "callbacks.previous_secrets_file (line 2)");
+    assert!(!err.to_string().contains("LEAK"), "{err}");
+}
+
+#[test]
+fn a_fresh_load_tells_changed_secrets_from_keys_that_need_a_restart() {
+    use super::changes::{Changes, Loaded};
+    let dir = tempfile::tempdir().unwrap();
+    let load = |text: &str| {
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, text).unwrap();
+        Loaded::load(Some(&path)).unwrap()
+    };
+    let text = "namespaces = [\"1\", { name = \"2\", signature = { scheme = \"hmac\", secrets = \
+                [\"sig-key-OLD\"] } }]\n[server]\nmax_in_flight = 10\n[callbacks]\n\
+                secret = \"callback-secret-OLD-0123\"\n";
+    let running = load(text);
+    assert_eq!(running.changes(&load(text)), Changes::default());
+
+    let fresh = load(
+        &text
+            .replace("OLD", "NEW")
+            .replace("max_in_flight = 10", "max_in_flight = 20"),
+    );
+    let changes = running.changes(&fresh);
+    assert_eq!(
+        changes.secrets,
+        ["callbacks.secret", "namespaces[1].signature.secrets"]
+    );
+    assert_eq!(changes.restart, ["server.max_in_flight"]);
+    assert!(!format!("{changes:?}").contains("NEW"));
+
+    // The running settings take the new secrets and keep every other value.
+    let merged = running.settings.with_secrets_of(&fresh.settings).unwrap();
+    assert_eq!(merged.server.max_in_flight, 10);
+    assert_eq!(
+        merged.callbacks.secret.unwrap().expose_secret(),
+        "callback-secret-NEW-0123"
+    );
+    let signature = merged.namespaces[1].signature(&merged.callbacks.signature);
+    assert_eq!(signature.secrets[0].expose_secret(), "sig-key-NEW");
+    assert!(signature.verifier().is_some());
+}

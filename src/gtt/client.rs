@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -89,6 +90,11 @@ impl GttClient {
             http,
             metrics.clone(),
         )
+    }
+
+    /// Use `client_secret` for tokens from now on (a reload).
+    pub(crate) async fn set_client_secret(&self, client_secret: Option<SecretString>) {
+        self.tokens.set_client_secret(client_secret).await;
     }
 
     /// The HTTP client shared by the token source and the API client.

@@ -1,6 +1,7 @@
 //! OAuth2 client-credentials tokens for the GTT API: fetched with HTTP Basic auth, cached,
 //! refreshed [`REFRESH_MARGIN`] before expiry, one fetch at a time however many callers wait,
-//! and backed off after failures. Neither the secret nor a token is ever logged.
+//! and backed off after failures. A reload replaces the client secret (and drops the cached
+//! token). Neither the secret nor a token is ever logged.
 
 use std::time::{Duration, Instant};
 
@@ -52,15 +53,18 @@ struct Cached {
 }
 
 struct Cache {
+    /// `gtt.client_secret`, as last (re)loaded.
+    client_secret: Option<SecretString>,
     token: Option<Cached>,
     backoff: Backoff,
     retry_at: Option<Instant>,
     last_error: Option<TokenError>,
 }
 
-impl Default for Cache {
-    fn default() -> Self {
+impl Cache {
+    fn new(client_secret: Option<SecretString>) -> Self {
         Self {
+            client_secret,
             token: None,
             backoff: Backoff::exact(BACKOFF_BASE, MAX_BACKOFF),
             retry_at: None,
@@ -74,7 +78,6 @@ pub struct TokenSource {
     http: reqwest::Client,
     auth_url: Url,
     client_id: Option<String>,
-    client_secret: Option<SecretString>,
     cache: Mutex<Cache>,
     metrics: Metrics,
 }
@@ -100,10 +103,15 @@ impl TokenSource {
             http,
             auth_url,
             client_id,
-            client_secret,
-            cache: Mutex::new(Cache::default()),
+            cache: Mutex::new(Cache::new(client_secret)),
             metrics,
         }
+    }
+
+    /// Use `client_secret` from now on: the cached token and any backoff are dropped, so the
+    /// next call fetches a token with it.
+    pub async fn set_client_secret(&self, client_secret: Option<SecretString>) {
+        *self.cache.lock().await = Cache::new(client_secret);
     }
 
     /// A valid token: the cached one, or a fresh one (only one fetch runs at a time; the
@@ -121,7 +129,7 @@ impl TokenSource {
             let last = cache.last_error.as_ref().map(ToString::to_string);
             return Err(TokenError::BackingOff(last.unwrap_or_default()));
         }
-        match self.fetch().await {
+        match self.fetch(cache.client_secret.as_ref()).await {
             Ok((token, lifetime)) => {
                 self.metrics
                     .token_refreshes
@@ -170,8 +178,11 @@ impl TokenSource {
         }
     }
 
-    async fn fetch(&self) -> Result<(SecretString, Duration), TokenError> {
-        let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
+    async fn fetch(
+        &self,
+        client_secret: Option<&SecretString>,
+    ) -> Result<(SecretString, Duration), TokenError> {
+        let (Some(id), Some(secret)) = (&self.client_id, client_secret) else {
             return Err(TokenError::NotConfigured);
         };
         let response = self

@@ -2,7 +2,8 @@
 //! the event stream and the bucket, the publisher, and what lives in the bucket (the ticket
 //! records and the poller's watermarks and leases).
 //!
-//! - `connection`: connect options, reconnects, the client's events;
+//! - `connection`: connect options (TLS, [`Credentials`]), reconnects, the client's events;
+//!   `diagnosis` explains a refused connection with the setting to fix;
 //! - [`Publisher`]: publish and await the PubAck, failures classified; `readiness` tracks how
 //!   long publishing has been failing;
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
@@ -11,6 +12,7 @@
 
 mod bucket;
 mod connection;
+mod diagnosis;
 mod leases;
 mod provision;
 mod publisher;
@@ -19,6 +21,7 @@ mod readiness;
 mod tickets;
 
 pub(crate) use bucket::BucketError;
+pub(crate) use connection::{Credentials, probe};
 pub(crate) use leases::Leases;
 pub(crate) use provision::Keeper;
 pub(crate) use publisher::{
@@ -38,15 +41,16 @@ pub(crate) async fn client(
     settings: &NatsSettings,
     timeout: std::time::Duration,
 ) -> anyhow::Result<async_nats::Client> {
-    let (client, link) = connection::connect(settings, &Metrics::new()).await?;
+    let (client, link, _) = connection::connect(settings, &Metrics::new()).await?;
     let mut connected = link.connected.subscribe();
     tokio::time::timeout(timeout, connected.wait_for(|up| *up))
         .await
-        .map_err(|_| {
-            anyhow::anyhow!(
+        .map_err(|_| match link.refusal.last() {
+            Some(problem) => anyhow::anyhow!("NATS refuses the connection: {problem}"),
+            None => anyhow::anyhow!(
                 "no NATS server answered at {} within {timeout:?} (nats.url)",
                 settings.url
-            )
+            ),
         })?
         .map_err(|_| anyhow::anyhow!("NATS connection closed"))?;
     Ok(client)
@@ -59,6 +63,8 @@ pub(crate) struct Nats {
     pub leases: Leases,
     /// Run it (in the background) to keep the stream and the bucket ready.
     pub keeper: Keeper,
+    /// What the connection presents; a reload replaces it.
+    pub credentials: Credentials,
 }
 
 impl Nats {
@@ -70,7 +76,7 @@ impl Nats {
         max_body_bytes: usize,
         metrics: Metrics,
     ) -> anyhow::Result<Self> {
-        let (client, link) = connection::connect(settings, &metrics).await?;
+        let (client, link, credentials) = connection::connect(settings, &metrics).await?;
         let publisher = Publisher::new(client, link, settings, max_body_bytes, metrics);
         let bucket = bucket::Bucket::default();
         Ok(Self {
@@ -78,6 +84,7 @@ impl Nats {
             tickets: TicketStore::new(bucket.clone()),
             leases: Leases::new(bucket),
             publisher,
+            credentials,
         })
     }
 }

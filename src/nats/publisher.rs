@@ -4,7 +4,8 @@
 //! keeper to look, never a verdict that the stream is gone.
 //!
 //! Publishes are independent futures: any number run at once (bounded by the HTTP in-flight
-//! limit and `max_ack_inflight`), none waits for another, and none waits for a stream check.
+//! limit and `max_ack_inflight`), none waits for another, and none waits for a stream check. A
+//! publish whose connection is lost before its PubAck is sent again on the next connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,24 +222,11 @@ impl Publisher {
             return Err(PublishError::StreamNotReady);
         }
         let started = Instant::now();
-        let publish = PublishMessage::build()
-            .payload(msg.payload)
-            .headers(msg.headers)
-            .message_id(msg.id)
-            .expected_stream(&self.0.settings.stream);
-        let result = async {
-            self.0
-                .js
-                .send_publish(msg.subject, publish)
-                .await
-                .map_err(classify_publish_error)?
-                .await
-                .map_err(classify_publish_error)
-        };
-        let ack = match tokio::time::timeout(self.0.settings.publish_timeout, result).await {
-            Ok(result) => result?,
-            Err(_) => return Err(PublishError::Timeout),
-        };
+        let ack =
+            match tokio::time::timeout(self.0.settings.publish_timeout, self.acked(&msg)).await {
+                Ok(result) => result?,
+                Err(_) => return Err(PublishError::Timeout),
+            };
         self.0
             .metrics
             .publish_duration
@@ -246,6 +234,43 @@ impl Publisher {
         Ok(Stored {
             duplicate: ack.duplicate,
         })
+    }
+
+    /// Send `msg` and await its PubAck. When the connection is lost before the PubAck arrives
+    /// (a server restarting, or closing the connection because its credentials changed), send
+    /// it again once connected: the same `Nats-Msg-Id` makes JetStream store it once. The
+    /// caller bounds the whole by the publish timeout.
+    async fn acked(
+        &self,
+        msg: &Outgoing<'_>,
+    ) -> Result<jetstream::publish::PublishAck, PublishError> {
+        loop {
+            let mut link = self.0.link.connected.subscribe();
+            let publish = PublishMessage::build()
+                .payload(msg.payload.clone())
+                .headers(msg.headers.clone())
+                .message_id(msg.id)
+                .expected_stream(&self.0.settings.stream);
+            let acked = async {
+                self.0
+                    .js
+                    .send_publish(msg.subject.clone(), publish)
+                    .await
+                    .map_err(classify_publish_error)?
+                    .await
+                    .map_err(classify_publish_error)
+            };
+            tokio::select! {
+                result = acked => return result,
+                Ok(_) = link.wait_for(|up| !*up) => {}
+            }
+            tracing::debug!(
+                "NATS connection lost before the PubAck; publishing again once connected"
+            );
+            if link.wait_for(|up| *up).await.is_err() {
+                return Err(PublishError::NotConnected);
+            }
+        }
     }
 
     /// Flush and close the connection (graceful shutdown).

@@ -18,6 +18,87 @@ pub fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A config for `serve` on `port` with one namespace, the registrar off and `nats_extra` lines
+/// in `[nats]`; its path.
+pub fn binary_config(dir: &std::path::Path, port: u16, nats_url: &str, nats_extra: &str) -> String {
+    let path = write_config(
+        dir,
+        &format!(
+            "namespaces = [\"{NS}\"]\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
+             [nats]\nurl = \"{nats_url}\"\n{nats_extra}\n[callbacks]\nsecret = \"{SECRET}\"\n\
+             [registrar]\nenabled = false\n"
+        ),
+    );
+    path.to_str().unwrap().to_string()
+}
+
+/// A running `gtt-gateway` whose stdout is read line by line as it comes.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far.
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    /// Spawn `cmd` (stdout piped and read in the background, stderr dropped).
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Wait (at most `timeout`) for a line that `wanted` accepts; panics with every line seen.
+    pub fn wait_for_line(&mut self, timeout: Duration, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(remaining) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no such line within {timeout:?}:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// The lines printed so far, without waiting.
+    pub fn drain(&mut self) -> &[String] {
+        self.seen.extend(self.lines.try_iter());
+        &self.seen
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Send `signal` to the child and wait (bounded) for it to exit.
 pub async fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
     let status = Command::new("kill")
@@ -347,43 +428,16 @@ async fn healthcheck_subcommand() {
 #[tokio::test]
 async fn no_arguments_runs_the_demo_and_shows_tickets_flowing() {
     let nats = NatsServer::start();
-    let mut child = gateway(&[])
-        .env("GTT_GATEWAY_NATS__URL", nats.url())
-        .env_remove("GTT_GATEWAY_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut lines = Vec::new();
-    let mut created = 0;
-    while created < 2 {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(remaining) {
-            Ok(line) => {
-                if line.contains(".case.created.CS") {
-                    created += 1;
-                }
-                lines.push(line);
-            }
-            Err(_) => panic!("no tickets flowing within 30 s:\n{}", lines.join("\n")),
-        }
+    let mut cmd = gateway(&[]);
+    cmd.env("GTT_GATEWAY_NATS__URL", nats.url())
+        .env_remove("GTT_GATEWAY_CONFIG");
+    let mut demo = Running::spawn(cmd);
+    for _ in 0..2 {
+        demo.wait_for_line(Duration::from_secs(30), |l| l.contains(".case.created.CS"));
     }
+    let lines = demo.drain();
     assert!(lines.iter().any(|l| l.contains("GTT sandbox")), "{lines:?}");
-    let exit = stop(&mut child, "-INT").await;
+    let exit = stop(&mut demo.child, "-INT").await;
     assert!(exit.success(), "{exit:?}");
 }
 

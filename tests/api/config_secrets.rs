@@ -78,6 +78,20 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
             format!("[callbacks]\nsecret = \"{VALID}\"\n[gtt]\nclient_secret = {value}\n"),
             "gtt.client_secret",
         ));
+        for key in ["password", "token"] {
+            cases.push(Case {
+                what: "NATS secret in TOML",
+                toml: format!(
+                    "[callbacks]\nsecret = \"{VALID}\"\n[nats]\nuser = \"u\"\n{key} = {value}\n"
+                ),
+                env: Vec::new(),
+                key: Some(if key == "password" {
+                    "nats.password"
+                } else {
+                    "nats.token"
+                }),
+            });
+        }
     }
     for value in bad_list_values() {
         cases.push(case(
@@ -133,6 +147,8 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
     for (var, key) in [
         ("GTT_GATEWAY_CALLBACKS__SECRET", "callbacks.secret"),
         ("GTT_GATEWAY_GTT__CLIENT_SECRET", "gtt.client_secret"),
+        ("GTT_GATEWAY_NATS__PASSWORD", "nats.password"),
+        ("GTT_GATEWAY_NATS__TOKEN", "nats.token"),
     ] {
         for value in [
             DIGITS.to_string(),
@@ -201,6 +217,56 @@ fn cases(dir: &std::path::Path) -> Vec<Case> {
                 dotted,
             ));
         }
+    }
+    // NATS secret files: not text, or text that is not a seed or a .creds file.
+    let mark = dir.join("mark-secret");
+    std::fs::write(&mark, format!("{MARK}\n")).unwrap();
+    for (key, path) in [
+        ("password_file", &binary),
+        ("token_file", &binary),
+        ("nkey_seed_file", &binary),
+        ("nkey_seed_file", &mark),
+        ("credentials_file", &binary),
+        ("credentials_file", &mark),
+    ] {
+        cases.push(Case {
+            what: "NATS secret file",
+            toml: format!(
+                "[callbacks]\nsecret = \"{VALID}\"\n[nats]\n{key} = {:?}\n",
+                path.display().to_string()
+            ),
+            env: Vec::new(),
+            key: Some(match key {
+                "password_file" => "nats.password_file",
+                "token_file" => "nats.token_file",
+                "nkey_seed_file" => "nats.nkey_seed_file",
+                _ => "nats.credentials_file",
+            }),
+        });
+    }
+    // Files of secrets, one a line: not text, or a line too short.
+    let (binary_path, short_path) = (
+        format!("{:?}", binary.display().to_string()),
+        format!("{:?}", short.display().to_string()),
+    );
+    for (toml, key) in [
+        (
+            format!("[callbacks]\nsecret = \"{VALID}\"\nprevious_secrets_file = {binary_path}\n"),
+            "callbacks.previous_secrets_file",
+        ),
+        (
+            format!("[callbacks]\nsecret = \"{VALID}\"\nprevious_secrets_file = {short_path}\n"),
+            "callbacks.previous_secrets_file",
+        ),
+        (
+            format!(
+                "[callbacks]\nsecret = \"{VALID}\"\n[callbacks.signature]\nscheme = \"hmac\"\n\
+                 secrets_file = {binary_path}\n"
+            ),
+            "callbacks.signature.secrets_file",
+        ),
+    ] {
+        cases.push(case("file of secrets", toml, key));
     }
     cases.push(case(
         "secret file too short",

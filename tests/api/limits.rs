@@ -9,24 +9,12 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::stream;
 use nats_harness::NatsOptions;
 
-use crate::binary::{gateway, stop, wait_ready, write_config};
+use crate::binary::{binary_config, gateway, stop, wait_ready};
 use gtt_test_support::*;
 
 const SMALL_PAYLOAD: usize = 64 * 1024;
 
 /// A config file for the binary on `port` against `nats_url`; `nats_extra` lands in `[nats]`.
-fn binary_config(dir: &std::path::Path, port: u16, nats_url: &str, nats_extra: &str) -> String {
-    let path = write_config(
-        dir,
-        &format!(
-            "namespaces = [\"{NS}\"]\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
-             [nats]\nurl = \"{nats_url}\"\n{nats_extra}\n[callbacks]\nsecret = \"{SECRET}\"\n\
-             [registrar]\nenabled = false\n"
-        ),
-    );
-    path.to_str().unwrap().to_string()
-}
-
 /// Run `serve` until it exits by itself (bounded); its exit code and everything it printed.
 fn serve_until_exit(config: &str) -> (Option<i32>, String) {
     let mut child = gateway(&["--config", config, "serve"])

@@ -16,3 +16,5 @@ mod limits;
 mod outage;
 mod reconcile;
 mod registrar;
+mod rotation;
+mod secured_nats;

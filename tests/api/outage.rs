@@ -136,3 +136,36 @@ async fn nothing_answered_202_is_lost_across_an_outage() {
         missing.len()
     );
 }
+
+#[tokio::test]
+async fn a_connection_lost_before_the_pub_ack_is_published_again_not_refused() {
+    let mut app = TestApp::spawn().await;
+    // Frozen, the server takes the publish and never answers it (a dead letter: no bucket read
+    // comes before its publish).
+    let pid = app.nats.pid().to_string();
+    let frozen = std::process::Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap();
+    assert!(frozen.success());
+    let post = {
+        let (http, url) = (app.http.clone(), app.hook_url(NS, "case", "create"));
+        tokio::spawn(async move {
+            http.post(&url)
+                .body("not json, in flight")
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The connection goes away with the PubAck still owed; a new server takes over the store.
+    app.nats.restart();
+    let (status, answer) = json(post.await.unwrap()).await;
+    assert_eq!(
+        (status, answer["dead_lettered"].as_bool()),
+        (202, Some(true)),
+        "{answer}"
+    );
+    assert_eq!(app.stored_subjects().await, ["gtt.deadletter.142033"]);
+}

@@ -82,7 +82,53 @@ Where the rendered config lives in the container.
 */}}
 {{- define "gtt-gateway.configDir" -}}/etc/gtt-gateway{{- end }}
 {{- define "gtt-gateway.configPath" -}}{{ include "gtt-gateway.configDir" . }}/gateway.toml{{- end }}
-{{- define "gtt-gateway.natsCredentialsDir" -}}/var/run/secrets/gtt-gateway/nats{{- end }}
+
+{{/*
+Every secret is a file in this directory (one projected, read-only volume), named by the
+config's *_file keys; `gtt-gateway.secretFile` gives the path of one.
+*/}}
+{{- define "gtt-gateway.secretsDir" -}}/var/run/secrets/gtt-gateway{{- end }}
+{{- define "gtt-gateway.secretFile" -}}
+{{- printf "%s/%s" "/var/run/secrets/gtt-gateway" . | include "gtt-gateway.tomlString" }}
+{{- end }}
+
+{{/*
+The files of the secrets Secret (the chart's or existingSecret) as volume items, as YAML: only
+those that exist there (the callback secret always).
+*/}}
+{{- define "gtt-gateway.appSecretItems" -}}
+{{- $s := .Values.secrets }}
+{{- $e := $s.existingSecret }}
+- key: {{ ternary $e.callbackSecretKey "callback-secret" (not (empty $e.name)) }}
+  path: callback-secret
+{{- with (ternary $e.gttClientSecretKey (ternary "gtt-client-secret" "" (not (empty $s.gttClientSecret))) (not (empty $e.name))) }}
+- key: {{ . }}
+  path: gtt-client-secret
+{{- end }}
+{{- with (ternary $e.previousCallbackSecretsKey (ternary "previous-callback-secrets" "" (not (empty $s.previousCallbackSecrets))) (not (empty $e.name))) }}
+- key: {{ . }}
+  path: previous-callback-secrets
+{{- end }}
+{{- with (ternary $e.signatureSecretsKey (ternary "signature-secrets" "" (not (empty $s.signatureSecrets))) (not (empty $e.name))) }}
+- key: {{ . }}
+  path: signature-secrets
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the secrets Secret holds the file named `.name` (a context dict with `root`).
+*/}}
+{{- define "gtt-gateway.hasAppSecret" -}}
+{{- $items := include "gtt-gateway.appSecretItems" .root | fromYamlArray }}
+{{- range $items }}{{ if eq .path $.name }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/*
+The file name of the NATS secret of natsAuth.method.
+*/}}
+{{- define "gtt-gateway.natsAuthFile" -}}
+{{- printf "nats-%s" .Values.natsAuth.method }}
+{{- end }}
 
 {{/*
 The container port: the port of config.server.listen ("0.0.0.0:8080", "[::]:8080").
@@ -164,6 +210,20 @@ Checks that span several values; included by the Deployment so every render runs
 {{- end }}
 {{- if and .Values.secrets.existingSecret.name (or .Values.secrets.callbackSecret .Values.secrets.gttClientSecret .Values.secrets.previousCallbackSecrets .Values.secrets.signatureSecrets) }}
 {{- fail "secrets.existingSecret.name is set: leave secrets.callbackSecret, gttClientSecret, previousCallbackSecrets and signatureSecrets empty (their values would be ignored)" }}
+{{- end }}
+{{- $auth := .Values.natsAuth }}
+{{- if and (ne $auth.method "none") (or (not $auth.secretName) (not $auth.key)) }}
+{{- fail (printf "natsAuth.method is %q: name the Secret and the key holding it (natsAuth.secretName, natsAuth.key)" $auth.method) }}
+{{- end }}
+{{- if and (eq $auth.method "password") (not $auth.user) }}
+{{- fail "natsAuth.method is \"password\": natsAuth.user is required" }}
+{{- end }}
+{{- if and (ne $auth.method "none") .Values.natsCredentials.secretName }}
+{{- fail "natsAuth.method and natsCredentials.secretName are both set: NATS takes one authentication method" }}
+{{- end }}
+{{- $tls := .Values.natsTls }}
+{{- if and $tls.secretName (ne (empty $tls.certKey) (empty $tls.keyKey)) }}
+{{- fail "natsTls.certKey and natsTls.keyKey go together: set both, or neither" }}
 {{- end }}
 {{- if and .Values.secrets.existingSecret.name (not .Values.secrets.existingSecret.callbackSecretKey) }}
 {{- fail "secrets.existingSecret.callbackSecretKey is required: the gateway cannot start without callbacks.secret" }}

@@ -2,7 +2,7 @@
 //! (stoppable and restartable on the same port and store, from `nats-harness`), the gateway built
 //! in-process on a free port, and helpers to post callbacks and read back what the stream holds.
 
-pub use nats_harness::{LocalCluster, LocalNats, NatsOptions};
+pub use nats_harness::{Authorization, LocalCluster, LocalNats, NatsOptions, ServerTls};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -49,6 +49,11 @@ impl NatsServer {
 
     pub fn pid(&self) -> u32 {
         self.0.pid().expect("nats-server is running")
+    }
+
+    /// Reload the running server with `options` (new credentials, TLS files).
+    pub fn reconfigure(&mut self, options: &NatsOptions) {
+        self.0.reconfigure(options).expect("reload nats-server");
     }
 }
 

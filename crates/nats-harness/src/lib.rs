@@ -3,6 +3,9 @@
 //! ([`LocalNats`]) or a cluster of them ([`LocalCluster`]), each node with its own store, started
 //! from a config file it writes; killed, and its store deleted, on drop.
 //!
+//! Single servers may demand TLS (with client certificates) and credentials ([`NatsOptions`]),
+//! and reload a changed config while running ([`LocalNats::reconfigure`]).
+//!
 //! The binary is `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else Debian's
 //! `/usr/sbin/nats-server`, so one test run can target any server release.
 
@@ -43,6 +46,31 @@ pub struct NatsOptions {
     pub max_payload: Option<usize>,
     /// JetStream `max_file_store`: the file storage of the whole server.
     pub max_file_store: Option<u64>,
+    /// TLS for clients (a `tls` block): then every client must use TLS.
+    pub tls: Option<ServerTls>,
+    /// Who may connect (an `authorization` block); `None` lets anyone in.
+    pub authorization: Option<Authorization>,
+}
+
+/// The server's TLS files (PEM).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Verify client certificates against this CA (clients without one are refused).
+    pub verify_clients: Option<PathBuf>,
+}
+
+/// The one way clients authenticate.
+#[derive(Debug, Clone)]
+pub enum Authorization {
+    User {
+        user: String,
+        password: String,
+    },
+    Token(String),
+    /// A user's public nkey (`U...`).
+    NKey(String),
 }
 
 /// A running (or stopped, restartable) private NATS server.
@@ -155,6 +183,28 @@ impl LocalNats {
         self.stop();
         self.spawn()
     }
+
+    /// Rewrite the config with `options` and have the running server reload it
+    /// (`nats-server --signal reload=PID`); returns once the signal is delivered.
+    pub fn reconfigure(&mut self, options: &NatsOptions) -> std::io::Result<()> {
+        let mut config = server_config("single", self.port, &self.dir, options);
+        config.push('\n');
+        self.write_config(&config)?;
+        let pid = self
+            .pid()
+            .ok_or_else(|| std::io::Error::other("nats-server is not running"))?;
+        let status = Command::new(&self.binary)
+            .args(["--signal", &format!("reload={pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(format!(
+                "nats-server --signal reload failed ({status})"
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Drop for LocalNats {
@@ -176,6 +226,37 @@ fn server_config(name: &str, port: u16, dir: &Path, options: &NatsOptions) -> St
     text.push_str("}\n");
     if let Some(bytes) = options.max_payload {
         let _ = writeln!(text, "max_payload: {bytes}");
+    }
+    if let Some(tls) = &options.tls {
+        let path = |p: &Path| format!("{:?}", p.display().to_string());
+        let _ = write!(
+            text,
+            "tls {{\n  cert_file: {}\n  key_file: {}\n",
+            path(&tls.cert_file),
+            path(&tls.key_file)
+        );
+        if let Some(ca) = &tls.verify_clients {
+            let _ = write!(text, "  ca_file: {}\n  verify: true\n", path(ca));
+        }
+        text.push_str("}\n");
+    }
+    match &options.authorization {
+        None => {}
+        Some(Authorization::User { user, password }) => {
+            let _ = writeln!(
+                text,
+                "authorization {{\n  user: {user:?}\n  password: {password:?}\n}}"
+            );
+        }
+        Some(Authorization::Token(token)) => {
+            let _ = writeln!(text, "authorization {{\n  token: {token:?}\n}}");
+        }
+        Some(Authorization::NKey(public)) => {
+            let _ = writeln!(
+                text,
+                "authorization {{\n  users: [ {{ nkey: {public:?} }} ]\n}}"
+            );
+        }
     }
     text
 }
