@@ -8,15 +8,19 @@
 //! Bodies that cannot become events are published as dead letters instead, and an event too
 //! large for `max_payload` loses its `raw` copy (flagged) or becomes a `too_large` dead letter.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use gtt_core::changes::{CaseRecord, Comparison, compare};
 use gtt_core::event::{DeadLetterReason, EventContext, Origin, RawCopy, dead_letter, prepare};
+use gtt_core::normalize::Mapping;
 
 use crate::config::Settings;
 use crate::nats::{
     Outgoing, PublishError, Publisher, TicketStore, deadletter_headers, event_headers,
 };
+use crate::unmapped::UnmappedLabels;
 
 /// How a resource arrived: its route (which its token authorized, or the poller's), how the
 /// gateway learned of it, and request headers passed on to the message.
@@ -51,16 +55,20 @@ pub struct Pipeline {
     api_url: String,
     subject_prefix: String,
     zone: chrono_tz::Tz,
+    mapping: Arc<Mapping>,
+    unmapped: UnmappedLabels,
 }
 
 impl Pipeline {
     pub fn new(publisher: Publisher, tickets: TicketStore, settings: &Settings) -> Self {
         Self {
+            unmapped: UnmappedLabels::new(publisher.metrics().clone()),
             publisher,
             tickets,
             api_url: settings.gtt.api_url.as_str().trim_end_matches('/').into(),
             subject_prefix: settings.nats.subject_prefix.clone(),
             zone: settings.gtt.zone,
+            mapping: Arc::new(settings.mapping.resolved.clone()),
         }
     }
 
@@ -93,12 +101,17 @@ impl Pipeline {
             api_url: &self.api_url,
             subject_prefix: &self.subject_prefix,
             zone: self.zone,
+            mapping: &self.mapping,
             received_at: received.at,
         };
         let prepared = match prepare(&ctx, &body) {
             Ok(prepared) => prepared,
             Err(reason) => return self.dead_letter(&ctx, received, body, reason).await,
         };
+        if let Some(case) = &prepared.case {
+            self.unmapped
+                .report(ctx.namespace, &prepared.id, &case.unmapped);
+        }
         // A case event carries `changes` against the ticket's last known state; a stale one
         // (arrived after a newer one) neither has them nor replaces the known state.
         let mut record = prepared

@@ -20,6 +20,7 @@
 //! - [`gtt`]: GTT's API: OAuth2 tokens, the REST client, resource shapes.
 //! - [`registrar`]: keeps GTT's webhook subscriptions as configured.
 //! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
+//! - `unmapped`: GTT labels no mapping covers, counted and logged once.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics; logs and traces.
 //! - [`backoff`], [`shutdown`], [`throttle`]: retries with jittered backoff, the shutdown
 //!   signal, rate-limited warnings.
@@ -47,3 +48,4 @@ pub(crate) mod registrar;
 pub(crate) mod shutdown;
 pub(crate) mod telemetry;
 pub(crate) mod throttle;
+pub(crate) mod unmapped;

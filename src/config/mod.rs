@@ -4,7 +4,7 @@
 //!
 //! - [`server`]: `[server]`; [`nats`]: `[nats]`; [`callbacks`]: `[callbacks]` and `namespaces`
 //!   (signature verifiers are built here, once); [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions`
-//!   and `[registrar]`; [`reconcile`]: `[reconcile]`; [`log`]: `[log]`.
+//!   and `[registrar]`; [`reconcile`]: `[reconcile]`; [`mapping`]: `[mapping]`; [`log`]: `[log]`.
 //!
 //! Secrets are [`SecretString`]s (redacted `Debug`, never serialized) and no error names a
 //! value (only keys, types and positions); durations, sizes, URLs, addresses and time zones are
@@ -13,6 +13,7 @@
 pub mod callbacks;
 pub mod gtt;
 pub mod log;
+pub mod mapping;
 pub mod nats;
 pub mod reconcile;
 pub mod registrar;
@@ -32,6 +33,7 @@ use gtt_core::token::{MAX_SEGMENT_BYTES, is_route_byte};
 pub use callbacks::{CallbackSettings, NamespaceEntry, SignatureScheme, SignatureSettings};
 pub use gtt::GttSettings;
 pub use log::{LogFormat, LogSettings};
+pub use mapping::MappingSettings;
 pub use nats::{NatsSettings, NatsUrls};
 pub use reconcile::ReconcileSettings;
 pub use registrar::{RegistrarSettings, Subscription};
@@ -85,6 +87,9 @@ pub struct Settings {
     pub registrar: RegistrarSettings,
     #[serde(default)]
     pub reconcile: ReconcileSettings,
+    /// GTT labels beyond the built-in tables.
+    #[serde(default)]
+    pub mapping: MappingSettings,
     #[serde(default)]
     pub log: LogSettings,
 }
@@ -128,6 +133,7 @@ impl Settings {
         self.server.validate(self.nats.publish_timeout)?;
         self.registrar.validate(&self.subscriptions)?;
         self.reconcile.validate()?;
+        self.mapping.resolve()?;
         self.log.validate()
     }
 

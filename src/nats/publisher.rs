@@ -155,6 +155,11 @@ impl Publisher {
         self.0.link.streak.failing_for()
     }
 
+    /// The metrics it counts in.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
     pub(super) fn is_connected(&self) -> bool {
         self.0.client.connection_state() == async_nats::connection::State::Connected
     }

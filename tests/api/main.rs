@@ -13,6 +13,7 @@ mod encoding;
 mod hostile;
 mod ingest;
 mod limits;
+mod mapping;
 mod outage;
 mod reconcile;
 mod registrar;

@@ -28,7 +28,7 @@ pub use deadletter::{DeadLetter, DeadLetterReason, dead_letter};
 pub use locate::ENVELOPE_KEYS;
 
 use crate::changes::believable;
-use crate::normalize::{CaseData, normalize_case};
+use crate::normalize::{CaseData, Mapping, normalize_case};
 use crate::subjects::{escape_token, event_subject, past_tense};
 use crate::text::{raw_scalar_text, scalar_text};
 use id::event_id;
@@ -60,6 +60,8 @@ pub struct EventContext<'a> {
     pub api_url: &'a str,
     pub subject_prefix: &'a str,
     pub zone: chrono_tz::Tz,
+    /// The operator's label mappings (over the built-in tables).
+    pub mapping: &'a Mapping,
     pub received_at: DateTime<Utc>,
 }
 
@@ -128,7 +130,7 @@ pub fn prepare<'a>(
         .and_then(|raw| raw_scalar_text(raw))
         .map(|n| n.trim().to_string());
     let (name, case) = if kind == "case" {
-        let case = normalize_case(ctx.namespace, resource, ctx.zone)?;
+        let case = normalize_case(ctx.namespace, resource, ctx.zone, ctx.mapping)?;
         let name = name
             .or_else(|| case.number.clone())
             .ok_or(DeadLetterReason::MissingName)?;

@@ -27,6 +27,8 @@ pub(super) fn build_event(ctx: &EventContext<'_>, body: &[u8]) -> Result<Event, 
     prepare(ctx, body).map(Event::from)
 }
 
+static NO_MAPPING: Mapping = Mapping::new();
+
 pub(super) fn ctx() -> EventContext<'static> {
     EventContext {
         namespace: "142033",
@@ -36,6 +38,7 @@ pub(super) fn ctx() -> EventContext<'static> {
         api_url: "https://test.api.gtt.services/",
         subject_prefix: "gtt",
         zone: chrono_tz::UTC,
+        mapping: &NO_MAPPING,
         received_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
             .unwrap()
             .with_timezone(&Utc),
