@@ -152,6 +152,7 @@ impl Pipeline {
                 id: &prepared.id,
                 headers,
                 payload: Bytes::from(payload),
+                sourced: false,
             })
             .await?;
         if !stored.duplicate
@@ -191,6 +192,7 @@ impl Pipeline {
                 id: &letter.id,
                 headers,
                 payload: body,
+                sourced: true,
             })
             .await?;
         Ok(Ingested {

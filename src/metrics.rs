@@ -47,8 +47,8 @@ pub struct Metrics {
     pub publish_duration: Histogram,
     /// `gtt_gateway_publish_failures_total{reason}`: publishes that got no PubAck, by reason.
     pub publish_failures: IntCounterVec,
-    /// `gtt_gateway_storage_bytes{store}`: bytes held by the event stream (`events`) and the
-    /// ticket-state bucket (`state`).
+    /// `gtt_gateway_storage_bytes{store}`: bytes held by the event stream (`events`), the
+    /// ticket-state bucket (`state`) and the dead-letter stream (`deadletters`).
     pub storage_bytes: IntGaugeVec,
     /// `gtt_gateway_storage_limit_bytes{store}`: their size limits (0 = none of their own).
     pub storage_limit_bytes: IntGaugeVec,
@@ -120,12 +120,12 @@ impl Metrics {
             ),
             storage_bytes: r.gauges(
                 "storage_bytes",
-                "Bytes held by the event stream (store=events) and the state bucket (store=state).",
+                "Bytes held by the event stream (store=events), the state bucket (store=state) and the dead-letter stream (store=deadletters).",
                 &["store"],
             ),
             storage_limit_bytes: r.gauges(
                 "storage_limit_bytes",
-                "Size limit of the event stream and the state bucket (0 = none of their own).",
+                "Size limit of the event stream, the state bucket and the dead-letter stream (0 = none of their own).",
                 &["store"],
             ),
             in_flight: r.gauge("callbacks_in_flight", "Callbacks being processed now."),

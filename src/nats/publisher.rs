@@ -96,6 +96,11 @@ pub struct Outgoing<'a> {
     pub id: &'a str,
     pub headers: HeaderMap,
     pub payload: bytes::Bytes,
+    /// Whether the dead-letter stream copies it (a dead letter): then it goes without
+    /// `Nats-Expected-Stream`, which servers before 2.10 keep on the copy and then refuse to
+    /// store in the copying stream. (Streams may not overlap, so only the event stream can
+    /// capture it either way.)
+    pub sourced: bool,
 }
 
 /// The JetStream publisher; cheap to clone.
@@ -226,11 +231,13 @@ impl Publisher {
             return Err(PublishError::StreamNotReady);
         }
         let started = Instant::now();
-        let publish = PublishMessage::build()
+        let mut publish = PublishMessage::build()
             .payload(msg.payload)
             .headers(msg.headers)
-            .message_id(msg.id)
-            .expected_stream(&self.0.settings.stream);
+            .message_id(msg.id);
+        if !msg.sourced {
+            publish = publish.expected_stream(&self.0.settings.stream);
+        }
         let result = async {
             self.0
                 .js
