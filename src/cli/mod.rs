@@ -3,12 +3,14 @@
 
 mod callback_url;
 mod check_config;
+mod deadletter;
 #[cfg(feature = "demo")]
 mod demo;
 mod healthcheck;
 mod output;
 mod serve;
 mod subscriptions;
+mod when;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         action: subscriptions::Action,
     },
+    /// Inspect the stored dead letters (list, show).
+    Deadletter {
+        #[command(subcommand)]
+        action: deadletter::Action,
+    },
     /// The embedded default: GTT sandbox + gateway + registrar + ticket traffic, with a live
     /// tail of the events read back from NATS (what running with no arguments does).
     #[cfg(feature = "demo")]
@@ -68,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::CheckConfig => check_config::run(config),
         Command::Healthcheck(args) => healthcheck::run(&args),
         Command::Subscriptions { action } => subscriptions::run(config, action),
+        Command::Deadletter { action } => deadletter::run(config, action),
         #[cfg(feature = "demo")]
         Command::Demo => demo::run_demo(),
         #[cfg(feature = "demo")]

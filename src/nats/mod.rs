@@ -7,11 +7,13 @@
 //!   long publishing has been failing;
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
 //! - `bucket`: the bucket handle shared by [`TicketStore`] and [`Leases`];
-//! - `reader`: reading stored messages, for the operator commands ([`client`] connects them).
+//! - `reader`: reading stored messages, for the operator commands ([`client`] connects them);
+//!   `letters`: the dead letters among them.
 
 mod bucket;
 mod connection;
 mod leases;
+mod letters;
 mod provision;
 mod publisher;
 mod reader;
@@ -20,18 +22,17 @@ mod tickets;
 
 pub(crate) use bucket::BucketError;
 pub(crate) use leases::Leases;
+pub(crate) use letters::{Filter, Letter, Letters, Lookup};
 pub(crate) use provision::Keeper;
 pub(crate) use publisher::{
     MESSAGE_HEADROOM, Outgoing, PublishError, Publisher, deadletter_headers, event_headers,
 };
-#[allow(unused_imports)] // the operator commands use it
 pub(crate) use reader::read;
 pub(crate) use tickets::TicketStore;
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
 
-#[allow(dead_code)] // the operator commands use it
 /// A client for an operator command (the same servers and credentials as the gateway), once
 /// connected (within `timeout`).
 pub(crate) async fn client(

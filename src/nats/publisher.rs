@@ -20,6 +20,9 @@ use crate::metrics::Metrics;
 
 /// Header carrying the dead-letter reason.
 pub(super) const REASON_HEADER: &str = "Gtt-Deadletter-Reason";
+/// Headers of a dead letter carrying the kind and action of its route (as in the path).
+pub(super) const KIND_HEADER: &str = "Gtt-Kind";
+pub(super) const ACTION_HEADER: &str = "Gtt-Action";
 /// Content type of every event message.
 pub(super) const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 /// Room kept in every message for its headers: a body of `server.max_body_bytes` must still fit
@@ -309,8 +312,8 @@ pub(crate) fn deadletter_headers(
 ) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(REASON_HEADER, reason);
-    headers.insert("Gtt-Kind", kind);
-    headers.insert("Gtt-Action", action);
+    headers.insert(KIND_HEADER, kind);
+    headers.insert(ACTION_HEADER, action);
     if let Some(ct) = content_type.filter(|ct| ct.len() <= MAX_CONTENT_TYPE) {
         headers.insert("Content-Type", ct);
     }

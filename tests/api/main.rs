@@ -6,6 +6,7 @@ mod cluster;
 mod config_secrets;
 mod connections;
 mod contract;
+mod deadletter_cli;
 mod deadletter_stream;
 mod deadline;
 mod e2e;
