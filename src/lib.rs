@@ -21,6 +21,7 @@
 //! - [`registrar`]: keeps GTT's webhook subscriptions as configured.
 //! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
 //! - `unmapped`: GTT labels no mapping covers, counted and logged once.
+//! - `replay`: dead letters and events with unmapped labels, run through the pipeline again.
 //! - [`metrics`], [`telemetry`]: Prometheus metrics; logs and traces.
 //! - [`backoff`], [`shutdown`], [`throttle`]: retries with jittered backoff, the shutdown
 //!   signal, rate-limited warnings.
@@ -45,6 +46,7 @@ pub mod metrics;
 pub(crate) mod nats;
 pub(crate) mod reconcile;
 pub(crate) mod registrar;
+pub(crate) mod replay;
 pub(crate) mod shutdown;
 pub(crate) mod telemetry;
 pub(crate) mod throttle;

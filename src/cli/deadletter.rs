@@ -1,6 +1,7 @@
-//! `gtt-gateway deadletter list|show`: the stored dead letters, filtered by namespace, reason and
-//! time, and one of them with its body (for the operator who asks for it; bodies never go to
-//! the logs).
+//! `gtt-gateway deadletter list|show|replay`: the stored dead letters, filtered by namespace,
+//! reason and time; one of them with its body (for the operator who asks for it; bodies never
+//! go to the logs); and their replay (with `--unknown`, also of the events stored with unmapped
+//! labels) through today's normalizer and mappings.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::nats::{Filter, Letter, Letters, Lookup};
+use crate::replay::{Item, Replayer};
 
 /// How long a command waits for NATS to answer before giving up.
 pub(super) const NATS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,6 +37,23 @@ pub(super) enum Action {
         /// Its id, or the start of it (as `list` prints it).
         id: String,
         /// Print JSON (the body as text, or in base64 when it is not UTF-8).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the dead letters through today's normalizer and mappings again (gttorigin =
+    /// replay); report what became an event and what is still dead, and why. A second replay
+    /// stores nothing more.
+    Replay {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Also re-normalize the case events stored with an unmapped state, case type or
+        /// priority (in the namespace and time given; --reason selects dead letters only).
+        #[arg(long)]
+        unknown: bool,
+        /// Only report what would be stored.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -78,18 +97,27 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
         Err(code) => return code,
     };
     super::block_on(async move {
-        let result = async {
-            let letters = open(&settings).await?;
-            match action {
-                Action::List {
-                    filter,
-                    limit,
-                    json,
-                } => list(&letters, &filter.filter(), limit, json).await,
-                Action::Show { id, json } => show(&letters, &id, json).await,
-            }
+        let result = match action {
+            Action::List {
+                filter,
+                limit,
+                json,
+            } => match open(&settings).await {
+                Ok(letters) => list(&letters, &filter.filter(), limit, json).await,
+                Err(e) => Err(e),
+            },
+            Action::Show { id, json } => match open(&settings).await {
+                Ok(letters) => show(&letters, &id, json).await,
+                Err(e) => Err(e),
+            },
+            Action::Replay {
+                filter,
+                unknown,
+                dry_run,
+                json,
+            } => replay(&settings, filter.filter(), unknown, dry_run, json).await,
         };
-        match result.await {
+        match result {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("gtt-gateway: {e:#}");
@@ -99,10 +127,16 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
     })
 }
 
-/// The dead letters where the settings keep them, saying so when that is the event stream.
-pub(super) async fn open(settings: &Settings) -> anyhow::Result<Letters> {
+/// The dead letters where the settings keep them (read only).
+async fn open(settings: &Settings) -> anyhow::Result<Letters> {
     let client = crate::nats::client(&settings.nats, NATS_TIMEOUT).await?;
     let letters = Letters::open(async_nats::jetstream::new(client), &settings.nats).await?;
+    note_fallback(&letters, settings);
+    Ok(letters)
+}
+
+/// Say so when the dead letters are read from the event stream.
+fn note_fallback(letters: &Letters, settings: &Settings) {
     if letters.fallback {
         eprintln!(
             "gtt-gateway: note: stream {} (nats.deadletter_stream) does not exist; reading the \
@@ -110,7 +144,6 @@ pub(super) async fn open(settings: &Settings) -> anyhow::Result<Letters> {
             settings.nats.deadletter_stream, letters.stream
         );
     }
-    Ok(letters)
 }
 
 async fn list(
@@ -204,6 +237,96 @@ async fn show(letters: &Letters, id: &str, json: bool) -> anyhow::Result<ExitCod
         None => println!("\n(not UTF-8 text; `--json` shows the body in base64)"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn replay(
+    settings: &Settings,
+    filter: Filter,
+    unknown: bool,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let replayer = Replayer::connect(settings, dry_run).await?;
+    let letters = replayer.letters(settings).await?;
+    note_fallback(&letters, settings);
+    let mut items = Vec::new();
+    let mut done = replayer
+        .dead_letters(&letters, filter.clone(), &mut items)
+        .await;
+    if unknown && done.is_ok() {
+        done = replayer.unknown_events(&filter, &mut items).await;
+    }
+    replayer.finish().await;
+    if json {
+        super::output::json(&json!({
+            "dry_run": dry_run,
+            "items": items,
+            "summary": summary(&items),
+        }));
+    } else {
+        print_replay(&items, dry_run);
+    }
+    done.map(|()| ExitCode::SUCCESS)
+}
+
+/// Items counted by source and result.
+fn summary(
+    items: &[Item],
+) -> std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, usize>> {
+    let mut counts = std::collections::BTreeMap::<_, std::collections::BTreeMap<_, usize>>::new();
+    for item in items {
+        *counts
+            .entry(item.source)
+            .or_default()
+            .entry(item.result)
+            .or_default() += 1;
+    }
+    counts
+}
+
+fn print_replay(items: &[Item], dry_run: bool) {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| {
+            let unmapped: Vec<String> = item
+                .unmapped
+                .iter()
+                .map(|u| format!("{} {:?}", u.field, u.label))
+                .collect();
+            let detail = match (&item.subject, &item.reason) {
+                (Some(subject), _) => subject.clone(),
+                (None, Some(reason)) => reason.clone(),
+                (None, None) => unmapped.join(", "),
+            };
+            vec![
+                item.source.replace('_', " "),
+                item.source_id.chars().take(12).collect(),
+                item.namespace.clone(),
+                item.result.replace('_', " "),
+                detail,
+            ]
+        })
+        .collect();
+    super::output::table(&["SOURCE", "ID", "NAMESPACE", "RESULT", "DETAIL"], &rows);
+    let suffix = if dry_run {
+        " (dry run: nothing stored)"
+    } else {
+        ""
+    };
+    for (source, results) in summary(items) {
+        let counts: Vec<String> = results
+            .iter()
+            .map(|(result, n)| format!("{n} {}", result.replace('_', " ")))
+            .collect();
+        println!(
+            "{}: {}{suffix}",
+            source.replace('_', " ") + "s",
+            counts.join(", ")
+        );
+    }
+    if items.is_empty() {
+        println!("nothing to replay{suffix}");
+    }
 }
 
 /// A dead letter's fields as JSON (without its body).

@@ -51,7 +51,7 @@ enum Command {
         #[command(subcommand)]
         action: subscriptions::Action,
     },
-    /// Inspect the stored dead letters (list, show).
+    /// The stored dead letters: list them, show one, replay them.
     Deadletter {
         #[command(subcommand)]
         action: deadletter::Action,

@@ -26,6 +26,13 @@ pub(crate) enum BucketError {
     Failed(String),
 }
 
+impl BucketError {
+    /// A failed bucket operation.
+    pub(super) fn failed(e: impl std::fmt::Display) -> Self {
+        BucketError::Failed(e.to_string())
+    }
+}
+
 impl Bucket {
     /// Use `store` (named `name`) from now on (called once, when the bucket exists).
     pub(super) fn attach(&self, store: kv::Store, client: async_nats::Client, name: &str) {

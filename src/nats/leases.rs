@@ -23,10 +23,6 @@ pub(crate) struct Leases {
     bucket: Bucket,
 }
 
-fn failed(e: impl std::fmt::Display) -> BucketError {
-    BucketError::Failed(e.to_string())
-}
-
 impl Leases {
     pub(super) fn new(bucket: Bucket) -> Self {
         Self { bucket }
@@ -43,7 +39,12 @@ impl Leases {
         namespace: &str,
     ) -> Result<Option<DateTime<Utc>>, BucketError> {
         let key = format!("watermark.{}", kv_token(namespace));
-        let value = self.bucket.store()?.get(key).await.map_err(failed)?;
+        let value = self
+            .bucket
+            .store()?
+            .get(key)
+            .await
+            .map_err(BucketError::failed)?;
         Ok(value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
     }
 
@@ -57,7 +58,7 @@ impl Leases {
             .store()?
             .put(key, at.to_rfc3339().into_bytes().into())
             .await
-            .map_err(failed)?;
+            .map_err(BucketError::failed)?;
         Ok(())
     }
 
@@ -76,13 +77,18 @@ impl Leases {
             owner: owner.to_string(),
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
         };
-        let value: bytes::Bytes = serde_json::to_vec(&lease).map_err(failed)?.into();
-        let current = bucket.entry(key.as_str()).await.map_err(failed)?;
+        let value: bytes::Bytes = serde_json::to_vec(&lease)
+            .map_err(BucketError::failed)?
+            .into();
+        let current = bucket
+            .entry(key.as_str())
+            .await
+            .map_err(BucketError::failed)?;
         let Some(entry) = current else {
             return match bucket.create(key.as_str(), value).await {
                 Ok(_) => Ok(true),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(failed(e)),
+                Err(e) => Err(BucketError::failed(e)),
             };
         };
         let held: Option<Lease> = match entry.operation {
@@ -98,7 +104,7 @@ impl Leases {
         match bucket.update(key.as_str(), value, entry.revision).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(BucketError::failed(e)),
         }
     }
 

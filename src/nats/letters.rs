@@ -10,7 +10,7 @@ use gtt_core::subjects::{deadletter_filter, deadletter_subject};
 
 use super::publisher::{ACTION_HEADER, KIND_HEADER, REASON_HEADER};
 use super::read;
-use super::reader::{Query, utc};
+use super::reader::{Query, Reader, utc};
 use crate::config::NatsSettings;
 
 /// Most dead letters a listing reads.
@@ -127,6 +127,19 @@ impl Letters {
             .collect())
     }
 
+    /// Read the dead letters `filter` keeps, with their bodies, batch by batch.
+    pub(crate) async fn read(&self, filter: Filter) -> anyhow::Result<LetterReader> {
+        let subject = self.subject(&filter);
+        let reader = Reader::open(
+            &self.js,
+            &self.stream,
+            query(&filter, &subject, false),
+            usize::MAX,
+        )
+        .await?;
+        Ok(LetterReader { reader, filter })
+    }
+
     /// The dead letter whose id is `id` or starts with it, with its body.
     pub(crate) async fn find(&self, id: &str) -> anyhow::Result<Lookup> {
         let listed = self.list(&Filter::default()).await?;
@@ -158,6 +171,32 @@ fn query<'a>(filter: &Filter, subject: &'a str, headers_only: bool) -> Query<'a>
         filter: subject,
         since: filter.since,
         headers_only,
+    }
+}
+
+/// Dead letters with their bodies, batch by batch (see [`Letters::read`]).
+pub(crate) struct LetterReader {
+    reader: Reader,
+    filter: Filter,
+}
+
+impl LetterReader {
+    /// The next dead letters the filter keeps; empty once all were read.
+    pub(crate) async fn next_batch(&mut self) -> anyhow::Result<Vec<Letter>> {
+        loop {
+            let messages = self.reader.next_batch().await?;
+            if messages.is_empty() {
+                return Ok(Vec::new());
+            }
+            let letters: Vec<Letter> = messages
+                .iter()
+                .filter_map(|m| decode(m, true))
+                .filter(|l| self.filter.keeps(l))
+                .collect();
+            if !letters.is_empty() {
+                return Ok(letters);
+            }
+        }
     }
 }
 

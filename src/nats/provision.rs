@@ -168,6 +168,14 @@ impl Keeper {
         }
     }
 
+    /// One check now (for an operator command); `Err` says why the streams cannot be used.
+    pub(crate) async fn check_once(&self) -> anyhow::Result<()> {
+        self.check().await.map_err(|problem| match problem {
+            Problem::Fatal(e) => e,
+            Problem::Transient(why) => anyhow::anyhow!("JetStream: {why}"),
+        })
+    }
+
     /// One check of everything the gateway needs from the server.
     async fn check(&self) -> Result<(), Problem> {
         self.check_payload_limit()?;

@@ -8,10 +8,20 @@ use gtt_test_support::*;
 
 /// Run the binary with a config for `nats_url`; (exit code, stdout, stderr).
 pub fn cli(dir: &std::path::Path, nats_url: &str, args: &[&str]) -> (i32, String, String) {
+    cli_with(dir, nats_url, "", args)
+}
+
+/// Like [`cli`], with `extra` TOML (new tables) in the config.
+pub fn cli_with(
+    dir: &std::path::Path,
+    nats_url: &str,
+    extra: &str,
+    args: &[&str],
+) -> (i32, String, String) {
     let config = write_config(
         dir,
         &format!(
-            "namespaces = [\"{NS}\", \"7\"]\n[nats]\nurl = \"{nats_url}\"\n[callbacks]\nsecret = \"{SECRET}\"\n"
+            "namespaces = [\"{NS}\", \"7\"]\n[nats]\nurl = \"{nats_url}\"\n[callbacks]\nsecret = \"{SECRET}\"\n{extra}"
         ),
     );
     let out = gateway(&["--config", config.to_str().unwrap()])

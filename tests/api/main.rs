@@ -19,3 +19,4 @@ mod mapping;
 mod outage;
 mod reconcile;
 mod registrar;
+mod replay;

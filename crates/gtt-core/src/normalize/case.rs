@@ -46,7 +46,25 @@ pub struct CaseData {
     pub unmapped: Vec<Unmapped>,
 }
 
+/// The values a case's labels normalize to (what a mapping can change). Serializes as the
+/// canonical JSON object `{"case_type","priority","state"}` (`priority` the level, or null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Labels {
+    pub case_type: CaseType,
+    pub priority: Option<u8>,
+    pub state: CaseState,
+}
+
 impl CaseData {
+    /// What its labels normalized to.
+    pub fn labels(&self) -> Labels {
+        Labels {
+            case_type: self.case_type,
+            priority: self.priority.level,
+            state: self.state,
+        }
+    }
+
     /// The latest of `opened_at`, `updated_at`, `resolved_at` and `closed_at`, if any.
     pub fn change_time(&self) -> Option<DateTime<Utc>> {
         [

@@ -2,12 +2,12 @@
 //! run of non-alphanumeric characters counting as one space; an operator [`Mapping`] first, then
 //! the built-in tables.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::mapping::Mapping;
 
 /// Normalized kind of case. Serializes as `"incident"`, `"service_request"` or `"other"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseType {
     Incident,
@@ -34,7 +34,7 @@ impl CaseType {
 }
 
 /// Normalized life-cycle state of a case. Serializes in snake_case, as [`CaseState::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseState {
     New,

@@ -57,7 +57,7 @@ mod mapping;
 mod priority;
 mod timestamp;
 
-pub use case::{CaseData, normalize_case};
+pub use case::{CaseData, Labels, normalize_case};
 pub use labels::{CaseState, CaseType, normalize_case_type, normalize_state};
 pub use mapping::{LabelField, Mapping, MappingError, Unmapped};
 pub use priority::{Priority, normalize_priority};
