@@ -22,6 +22,7 @@
 //! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
 //! - `unmapped`: GTT labels no mapping covers, counted and logged once.
 //! - `replay`: dead letters and events with unmapped labels, run through the pipeline again.
+//! - `status`: what `gtt-gateway status` reports (GTT's webhooks, the poller, NATS's stores).
 //! - [`metrics`], [`telemetry`]: Prometheus metrics; logs and traces.
 //! - [`backoff`], [`shutdown`], [`throttle`]: retries with jittered backoff, the shutdown
 //!   signal, rate-limited warnings.
@@ -48,6 +49,7 @@ pub(crate) mod reconcile;
 pub(crate) mod registrar;
 pub(crate) mod replay;
 pub(crate) mod shutdown;
+pub(crate) mod status;
 pub(crate) mod telemetry;
 pub(crate) mod throttle;
 pub(crate) mod unmapped;

@@ -9,6 +9,7 @@ mod demo;
 mod healthcheck;
 mod output;
 mod serve;
+mod status;
 mod subscriptions;
 mod when;
 
@@ -51,6 +52,9 @@ enum Command {
         #[command(subcommand)]
         action: subscriptions::Action,
     },
+    /// Per namespace: webhooks at GTT, poller watermark and lease, last event, dead letters;
+    /// the streams' and the bucket's size against their limits.
+    Status(status::Args),
     /// The stored dead letters: list them, show one, replay them.
     Deadletter {
         #[command(subcommand)]
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Healthcheck(args) => healthcheck::run(&args),
         Command::Subscriptions { action } => subscriptions::run(config, action),
         Command::Deadletter { action } => deadletter::run(config, action),
+        Command::Status(args) => status::run(config, &args),
         #[cfg(feature = "demo")]
         Command::Demo => demo::run_demo(),
         #[cfg(feature = "demo")]

@@ -12,9 +12,17 @@ use super::bucket::{Bucket, BucketError};
 
 /// A replica's claim to poll one namespace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Lease {
-    owner: String,
-    expires_at: DateTime<Utc>,
+pub(crate) struct Lease {
+    pub owner: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn lease_key(namespace: &str) -> String {
+    format!("lease.{}", kv_token(namespace))
+}
+
+fn watermark_key(namespace: &str) -> String {
+    format!("watermark.{}", kv_token(namespace))
 }
 
 /// Watermarks and leases; cheap to clone.
@@ -38,7 +46,7 @@ impl Leases {
         &self,
         namespace: &str,
     ) -> Result<Option<DateTime<Utc>>, BucketError> {
-        let key = format!("watermark.{}", kv_token(namespace));
+        let key = watermark_key(namespace);
         let value = self
             .bucket
             .store()?
@@ -53,13 +61,25 @@ impl Leases {
         namespace: &str,
         at: DateTime<Utc>,
     ) -> Result<(), BucketError> {
-        let key = format!("watermark.{}", kv_token(namespace));
+        let key = watermark_key(namespace);
         self.bucket
             .store()?
             .put(key, at.to_rfc3339().into_bytes().into())
             .await
             .map_err(BucketError::failed)?;
         Ok(())
+    }
+
+    /// The lease on `namespace` as stored (possibly expired), if any.
+    pub(crate) async fn lease(&self, namespace: &str) -> Result<Option<Lease>, BucketError> {
+        let key = lease_key(namespace);
+        let value = self
+            .bucket
+            .store()?
+            .get(key)
+            .await
+            .map_err(BucketError::failed)?;
+        Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// Take or renew the lease on `namespace` for `owner` until `ttl` from now. `Ok(false)`:
@@ -71,7 +91,7 @@ impl Leases {
         ttl: std::time::Duration,
     ) -> Result<bool, BucketError> {
         let bucket = self.bucket.store()?;
-        let key = format!("lease.{}", kv_token(namespace));
+        let key = lease_key(namespace);
         let now = Utc::now();
         let lease = Lease {
             owner: owner.to_string(),
@@ -113,7 +133,7 @@ impl Leases {
         let Ok(bucket) = self.bucket.store() else {
             return;
         };
-        let key = format!("lease.{}", kv_token(namespace));
+        let key = lease_key(namespace);
         if let Ok(Some(entry)) = bucket.entry(key.as_str()).await
             && let Ok(held) = serde_json::from_slice::<Lease>(&entry.value)
             && held.owner == owner

@@ -8,10 +8,11 @@
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
 //! - `bucket`: the bucket handle shared by [`TicketStore`], [`Leases`] and [`ReplayLog`];
 //! - `reader`: reading stored messages, for the operator commands ([`client`] connects them);
-//!   `letters`: the dead letters among them.
+//!   `letters`: the dead letters among them; `inspect`: what `status` reads.
 
 mod bucket;
 mod connection;
+mod inspect;
 mod leases;
 mod letters;
 mod provision;
@@ -22,6 +23,7 @@ mod replays;
 mod tickets;
 
 pub(crate) use bucket::BucketError;
+pub(crate) use inspect::{Inspector, LastEvent, StoreUsage};
 pub(crate) use leases::Leases;
 pub(crate) use letters::{Filter, Letter, Letters, Lookup};
 pub(crate) use provision::Keeper;

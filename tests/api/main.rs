@@ -20,3 +20,4 @@ mod outage;
 mod reconcile;
 mod registrar;
 mod replay;
+mod status;
