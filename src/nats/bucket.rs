@@ -55,6 +55,11 @@ impl Bucket {
             .ok_or(BucketError::NotAttached)
     }
 
+    /// The value under `key`, if any.
+    pub(super) async fn get(&self, key: String) -> Result<Option<bytes::Bytes>, BucketError> {
+        self.store()?.get(key).await.map_err(BucketError::failed)
+    }
+
     /// Put `value` under `key` without waiting for JetStream's answer (for derived data only).
     pub(super) async fn put_unconfirmed(&self, key: &str, value: bytes::Bytes) {
         let Some(attached) = self.0.get() else {

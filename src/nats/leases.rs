@@ -46,13 +46,7 @@ impl Leases {
         &self,
         namespace: &str,
     ) -> Result<Option<DateTime<Utc>>, BucketError> {
-        let key = watermark_key(namespace);
-        let value = self
-            .bucket
-            .store()?
-            .get(key)
-            .await
-            .map_err(BucketError::failed)?;
+        let value = self.bucket.get(watermark_key(namespace)).await?;
         Ok(value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
     }
 
@@ -72,13 +66,7 @@ impl Leases {
 
     /// The lease on `namespace` as stored (possibly expired), if any.
     pub(crate) async fn lease(&self, namespace: &str) -> Result<Option<Lease>, BucketError> {
-        let key = lease_key(namespace);
-        let value = self
-            .bucket
-            .store()?
-            .get(key)
-            .await
-            .map_err(BucketError::failed)?;
+        let value = self.bucket.get(lease_key(namespace)).await?;
         Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 

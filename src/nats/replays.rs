@@ -24,13 +24,7 @@ impl ReplayLog {
 
     /// Whether a replay stored the event `id` before.
     pub(crate) async fn contains(&self, id: &str) -> Result<bool, BucketError> {
-        let entry = self
-            .bucket
-            .store()?
-            .get(key(id))
-            .await
-            .map_err(BucketError::failed)?;
-        Ok(entry.is_some())
+        Ok(self.bucket.get(key(id)).await?.is_some())
     }
 
     /// Remember that a replay stored the event `id` on `subject` (once JetStream confirmed it).

@@ -176,14 +176,7 @@ async fn list_and_show_dead_letters_with_filters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_dead_letter_stream_they_are_read_from_the_event_stream() {
     let nats = NatsServer::start();
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "GTT_EVENTS".into(),
-        subjects: vec!["gtt.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    create_event_stream(&nats.url()).await;
     let mut settings = test_settings(&nats.url(), "");
     settings.nats.manage_stream = false;
     let app = TestApp::spawn_on(nats, settings).await;

@@ -114,14 +114,7 @@ async fn dead_letters_keep_thirty_days_and_a_gigabyte_by_default() {
 #[tokio::test]
 async fn an_unmanaged_gateway_leaves_the_dead_letter_stream_alone() {
     let nats = NatsServer::start();
-    let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    js.create_stream(stream::Config {
-        name: "GTT_EVENTS".into(),
-        subjects: vec!["gtt.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let js = create_event_stream(&nats.url()).await;
     let mut settings = test_settings(&nats.url(), "");
     settings.nats.manage_stream = false;
     let app = TestApp::spawn_on(nats, settings).await;
@@ -146,12 +139,6 @@ fn check_config_refuses_a_dead_letter_stream_named_like_another_stream() {
         "deadletter_max_age = \"a month\"",
     ] {
         let text = format!("[callbacks]\nsecret = \"{SECRET}\"\n[nats]\n{nats}\n");
-        let path = crate::binary::write_config(dir.path(), &text);
-        let out = crate::binary::gateway(&["--config", path.to_str().unwrap(), "check-config"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(78), "{nats}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("nats.deadletter_"), "{nats}: {stderr}");
+        crate::binary::assert_config_refused(dir.path(), &text, "nats.deadletter_");
     }
 }

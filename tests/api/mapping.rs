@@ -1,9 +1,8 @@
 //! `[mapping]`: operator labels normalize events, `check-config` refuses targets that are not
 //! canonical (naming the key), and unmapped labels are counted and logged once by the binary.
 
-use std::process::Stdio;
-
-use crate::binary::{gateway, stop, wait_ready, write_config};
+use crate::binary::{assert_config_refused, gateway, write_config};
+use crate::connections::Binary;
 use gtt_test_support::*;
 
 const BASE: &str = "[callbacks]\nsecret = \"0123456789abcdef0123456789abcdef\"\n";
@@ -31,13 +30,7 @@ fn check_config_refuses_mapping_targets_that_are_not_canonical() {
         ("[mapping.states]\nOpen = \"open\"\n", "mapping.states"),
     ];
     for (mapping, key) in cases {
-        let path = write_config(dir.path(), &format!("{BASE}{mapping}"));
-        let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(78), "{mapping}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+        assert_config_refused(dir.path(), &format!("{BASE}{mapping}"), key);
     }
     let good = "[mapping.state]\nEscalated = \"in_progress\"\n[mapping.case_type]\n\
                 Change = \"other\"\n[mapping.priority]\n\"Sev A\" = 1\n";
@@ -88,65 +81,36 @@ async fn mapped_labels_normalize_events() {
 
 #[tokio::test]
 async fn unmapped_labels_are_counted_and_logged_once_per_label() {
-    let nats = NatsServer::start();
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "namespaces = [\"{NS}\"]\n[server]\nlisten = \"127.0.0.1:{port}\"\n[nats]\nurl = \"{}\"\n\
-             [callbacks]\nsecret = \"{SECRET}\"\n[registrar]\nenabled = false\n",
-            nats.url()
-        ),
-    );
-    let mut child = gateway(&["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let gw = Binary::start("", None).await;
     let http = reqwest::Client::new();
-    wait_ready(&http, port).await;
     let keys = gtt_core::token::TokenKeys::new(vec![secret(SECRET)]);
     let url = format!(
-        "http://127.0.0.1:{port}/v1/hooks/gtt/{NS}/case/update/{}",
+        "{}/v1/hooks/gtt/{NS}/case/update/{}",
+        gw.base(),
         keys.token(NS, "case", "update")
     );
     let marker = "BODY-MARKER-must-not-be-logged";
-    for (number, state) in [
-        ("CS1", "Escalated"),
-        ("CS2", "Escalated"),
-        ("CS3", "Vendor Hold"),
-    ] {
+    let bodies = [
+        ("CS1", "Escalated", "Incident", "2 - High"),
+        ("CS2", "Escalated", "Incident", "2 - High"),
+        ("CS3", "Vendor Hold", "Incident", "2 - High"),
+        ("CS4", "Open", "Change", "Sev A"),
+    ];
+    for (number, state, case_type, priority) in bodies {
         let mut body: serde_json::Value =
-            serde_json::from_str(&labelled_case(number, state, "Incident", "2 - High")).unwrap();
+            serde_json::from_str(&labelled_case(number, state, case_type, priority)).unwrap();
         body["spec"]["short_description"] = marker.into();
         let answer = http.post(&url).body(body.to_string()).send().await.unwrap();
         assert_eq!(answer.status(), 202);
     }
-    let answer = http
-        .post(&url)
-        .body(labelled_case("CS4", "Open", "Change", "Sev A"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 202);
-    let metrics = http
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     for (field, count) in [("state", 3), ("case_type", 1), ("priority", 1)] {
         let line = format!("gtt_gateway_unmapped_values_total{{field=\"{field}\"}} {count}");
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
 
-    assert!(stop(&mut child, "-TERM").await.success());
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let unmapped: Vec<serde_json::Value> = stdout
+    let logs = gw.stop().await;
+    let mut logged: Vec<(String, String)> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|l| {
@@ -154,19 +118,9 @@ async fn unmapped_labels_are_counted_and_logged_once_per_label() {
                 .as_str()
                 .is_some_and(|m| m.starts_with("Unmapped GTT label"))
         })
-        .collect();
-    let mut logged: Vec<(String, String)> = unmapped
-        .iter()
         .map(|l| {
-            let fields = if l["fields"].is_object() {
-                &l["fields"]
-            } else {
-                l
-            };
-            (
-                fields["field"].as_str().unwrap_or_default().to_string(),
-                fields["label"].as_str().unwrap_or_default().to_string(),
-            )
+            let text = |key: &str| l[key].as_str().unwrap_or_default().to_string();
+            (text("field"), text("label"))
         })
         .collect();
     logged.sort();
@@ -177,6 +131,6 @@ async fn unmapped_labels_are_counted_and_logged_once_per_label() {
         ("state", "Vendor Hold"),
     ]
     .map(|(f, l)| (f.to_string(), l.to_string()));
-    assert_eq!(logged, expected, "{stdout}");
-    assert!(!stdout.contains(marker), "a body leaked into the logs");
+    assert_eq!(logged, expected, "{logs}");
+    assert!(!logs.contains(marker), "a body leaked into the logs");
 }

@@ -49,12 +49,7 @@ fn replay(dir: &std::path::Path, app: &TestApp, mapping: &str, args: &[&str]) ->
 
 /// The replay's item for the source id `id`.
 fn item<'a>(answer: &'a Value, id: &str) -> &'a Value {
-    answer["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["source_id"] == id)
-        .unwrap_or_else(|| panic!("no item for {id} in {answer:#}"))
+    entry(&answer["items"], "source_id", id)
 }
 
 fn events(stored: &[async_nats::jetstream::message::StreamMessage]) -> Vec<Value> {
@@ -240,14 +235,7 @@ async fn replay_filters_print_a_table_and_refuse_to_run_without_the_bucket() {
         stderr.contains("GTT_EVENTS") && stderr.contains("nats.manage_stream"),
         "{stderr}"
     );
-    let js = async_nats::jetstream::new(async_nats::connect(bare.url()).await.unwrap());
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "GTT_EVENTS".into(),
-        subjects: vec!["gtt.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let js = create_event_stream(&bare.url()).await;
     let (code, _, stderr) = cli_with(d, &bare.url(), "", &["deadletter", "replay"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("nats.state_bucket"), "{stderr}");

@@ -36,21 +36,11 @@ fn status_json(dir: &std::path::Path, config: &str) -> (i32, Value) {
 }
 
 fn namespace<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["namespaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["namespace"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+    entry(&report["namespaces"], "namespace", name)
 }
 
 fn store<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["storage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["store"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+    entry(&report["storage"], "store", name)
 }
 
 fn base_config(nats_url: &str, extra: &str) -> String {
