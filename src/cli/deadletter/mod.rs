@@ -14,7 +14,8 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::nats::{Filter, Letter, Letters, Lookup};
-use crate::replay::{Item, Replayer};
+
+mod replay;
 
 /// How long a command waits for NATS to answer before giving up.
 pub(super) const NATS_TIMEOUT: Duration = Duration::from_secs(5);
@@ -115,7 +116,7 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
                 unknown,
                 dry_run,
                 json,
-            } => replay(&settings, filter.filter(), unknown, dry_run, json).await,
+            } => replay::run(&settings, filter.filter(), unknown, dry_run, json).await,
         };
         match result {
             Ok(code) => code,
@@ -136,7 +137,7 @@ async fn open(settings: &Settings) -> anyhow::Result<Letters> {
 }
 
 /// Say so when the dead letters are read from the event stream.
-fn note_fallback(letters: &Letters, settings: &Settings) {
+pub(super) fn note_fallback(letters: &Letters, settings: &Settings) {
     if letters.fallback {
         eprintln!(
             "gtt-gateway: note: stream {} (nats.deadletter_stream) does not exist; reading the \
@@ -237,96 +238,6 @@ async fn show(letters: &Letters, id: &str, json: bool) -> anyhow::Result<ExitCod
         None => println!("\n(not UTF-8 text; `--json` shows the body in base64)"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn replay(
-    settings: &Settings,
-    filter: Filter,
-    unknown: bool,
-    dry_run: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let replayer = Replayer::connect(settings, dry_run).await?;
-    let letters = replayer.letters(settings).await?;
-    note_fallback(&letters, settings);
-    let mut items = Vec::new();
-    let mut done = replayer
-        .dead_letters(&letters, filter.clone(), &mut items)
-        .await;
-    if unknown && done.is_ok() {
-        done = replayer.unknown_events(&filter, &mut items).await;
-    }
-    replayer.finish().await;
-    if json {
-        super::output::json(&json!({
-            "dry_run": dry_run,
-            "items": items,
-            "summary": summary(&items),
-        }));
-    } else {
-        print_replay(&items, dry_run);
-    }
-    done.map(|()| ExitCode::SUCCESS)
-}
-
-/// Items counted by source and result.
-fn summary(
-    items: &[Item],
-) -> std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, usize>> {
-    let mut counts = std::collections::BTreeMap::<_, std::collections::BTreeMap<_, usize>>::new();
-    for item in items {
-        *counts
-            .entry(item.source)
-            .or_default()
-            .entry(item.result)
-            .or_default() += 1;
-    }
-    counts
-}
-
-fn print_replay(items: &[Item], dry_run: bool) {
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|item| {
-            let unmapped: Vec<String> = item
-                .unmapped
-                .iter()
-                .map(|u| format!("{} {:?}", u.field, u.label))
-                .collect();
-            let detail = match (&item.subject, &item.reason) {
-                (Some(subject), _) => subject.clone(),
-                (None, Some(reason)) => reason.clone(),
-                (None, None) => unmapped.join(", "),
-            };
-            vec![
-                item.source.replace('_', " "),
-                item.source_id.chars().take(12).collect(),
-                item.namespace.clone(),
-                item.result.replace('_', " "),
-                detail,
-            ]
-        })
-        .collect();
-    super::output::table(&["SOURCE", "ID", "NAMESPACE", "RESULT", "DETAIL"], &rows);
-    let suffix = if dry_run {
-        " (dry run: nothing stored)"
-    } else {
-        ""
-    };
-    for (source, results) in summary(items) {
-        let counts: Vec<String> = results
-            .iter()
-            .map(|(result, n)| format!("{n} {}", result.replace('_', " ")))
-            .collect();
-        println!(
-            "{}: {}{suffix}",
-            source.replace('_', " ") + "s",
-            counts.join(", ")
-        );
-    }
-    if items.is_empty() {
-        println!("nothing to replay{suffix}");
-    }
 }
 
 /// A dead letter's fields as JSON (without its body).
