@@ -72,19 +72,13 @@ impl Mapping {
 
     /// Map the state label `label` to `target` (a [`CaseState`] name such as `pending_customer`).
     pub fn add_state(&mut self, label: &str, target: &str) -> Result<(), MappingError> {
-        let state = CaseState::ALL
-            .into_iter()
-            .find(|s| s.as_str() == target)
-            .ok_or_else(|| not_canonical(target, CaseState::ALL.map(|s| s.as_str())))?;
+        let state = named(CaseState::ALL, |s| s.as_str(), target)?;
         insert(&mut self.state, label, state)
     }
 
     /// Map the case-type label `label` to `target` (`incident`, `service_request`, `other`).
     pub fn add_case_type(&mut self, label: &str, target: &str) -> Result<(), MappingError> {
-        let case_type = CaseType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == target)
-            .ok_or_else(|| not_canonical(target, CaseType::ALL.map(|t| t.as_str())))?;
+        let case_type = named(CaseType::ALL, |t| t.as_str(), target)?;
         insert(&mut self.case_type, label, case_type)
     }
 
@@ -112,6 +106,18 @@ impl Mapping {
 
 fn not_canonical<const N: usize>(target: &str, allowed: [&str; N]) -> MappingError {
     MappingError::NotCanonical(target.to_string(), allowed.join(", "))
+}
+
+/// The canonical value (one of `all`) whose name is `target`.
+fn named<T: Copy, const N: usize>(
+    all: [T; N],
+    name: fn(&T) -> &'static str,
+    target: &str,
+) -> Result<T, MappingError> {
+    all.iter()
+        .find(|value| name(value) == target)
+        .copied()
+        .ok_or_else(|| not_canonical(target, all.map(|value| name(&value))))
 }
 
 /// Add `label` (by its matching form) unless another label with the same form maps elsewhere.
