@@ -52,6 +52,7 @@ COUNTERS_AND_GAUGES = {
     "publish_failures_total",
     "storage_bytes",
     "storage_limit_bytes",
+    "unmapped_values_total",
 }
 HISTOGRAMS = {"callback_duration_seconds", "publish_duration_seconds"}
 ALLOWED_METRICS = {PREFIX + m for m in COUNTERS_AND_GAUGES} | {
@@ -74,6 +75,7 @@ REQUIRED_ALERTS = {
     "GttGatewayNatsDisconnected",
     "GttGatewaySubscriptionMissing",
     "GttGatewayTokenRefreshFailing",
+    "GttGatewayUnmappedValues",
 }
 # Metric families the dashboard must show.
 REQUIRED_DASHBOARD_METRICS = {

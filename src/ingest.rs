@@ -7,16 +7,26 @@
 //!
 //! Bodies that cannot become events are published as dead letters instead, and an event too
 //! large for `max_payload` loses its `raw` copy (flagged) or becomes a `too_large` dead letter.
+//!
+//! Replays take the same path ([`Pipeline::replay`]): a dead letter, or a stored event whose
+//! labels a mapping now covers, normalized again and stored with `gttorigin = replay`.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use gtt_core::changes::{CaseRecord, Comparison, compare};
-use gtt_core::event::{DeadLetterReason, EventContext, Origin, RawCopy, dead_letter, prepare};
+use gtt_core::event::{
+    DeadLetterReason, EventContext, Origin, Prepared, RawCopy, dead_letter, prepare,
+};
+use gtt_core::normalize::{Labels, Mapping, Unmapped};
 
 use crate::config::Settings;
 use crate::nats::{
-    Outgoing, PublishError, Publisher, TicketStore, deadletter_headers, event_headers,
+    BucketError, Outgoing, PublishError, Publisher, ReplayLog, TicketStore, deadletter_headers,
+    event_headers,
 };
+use crate::unmapped::UnmappedLabels;
 
 /// How a resource arrived: its route (which its token authorized, or the poller's), how the
 /// gateway learned of it, and request headers passed on to the message.
@@ -42,6 +52,41 @@ pub struct Ingested {
     pub dead_letter: Option<DeadLetterReason>,
 }
 
+/// What is replayed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReplayOf {
+    /// A dead letter's body: it becomes the event its content makes (the id a delivery of it
+    /// would get today).
+    DeadLetter,
+    /// A stored event's resource, whose labels normalized to these: stored again only when
+    /// they normalize otherwise now, under the id of a re-normalized event.
+    Event(Labels),
+}
+
+/// What a replay did with one body.
+#[derive(Debug, Clone)]
+pub(crate) enum Replayed {
+    /// Stored (or JetStream already held the id: `duplicate`).
+    Stored(Ingested),
+    /// A replay stored this event before: nothing more to do.
+    Before { id: String, subject: String },
+    /// Would be stored (a dry run).
+    Would { id: String, subject: String },
+    /// Still cannot be an event.
+    StillDead(DeadLetterReason),
+    /// A stored event whose labels normalize as they did: these are still unmapped.
+    Unchanged(Vec<Unmapped>),
+}
+
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReplayError {
+    #[error("cannot store: {0}")]
+    Publish(#[from] PublishError),
+    #[error("{0} (replays are remembered there)")]
+    Bucket(#[from] BucketError),
+}
+
 /// The pipeline; cheap to clone.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -51,16 +96,20 @@ pub struct Pipeline {
     api_url: String,
     subject_prefix: String,
     zone: chrono_tz::Tz,
+    mapping: Arc<Mapping>,
+    unmapped: UnmappedLabels,
 }
 
 impl Pipeline {
     pub fn new(publisher: Publisher, tickets: TicketStore, settings: &Settings) -> Self {
         Self {
+            unmapped: UnmappedLabels::new(publisher.metrics().clone()),
             publisher,
             tickets,
             api_url: settings.gtt.api_url.as_str().trim_end_matches('/').into(),
             subject_prefix: settings.nats.subject_prefix.clone(),
             zone: settings.gtt.zone,
+            mapping: Arc::new(settings.mapping.resolved.clone()),
         }
     }
 
@@ -85,7 +134,62 @@ impl Pipeline {
         received: &Received<'_>,
         body: Bytes,
     ) -> Result<Ingested, PublishError> {
-        let ctx = EventContext {
+        let ctx = self.context(received, false);
+        let prepared = match prepare(&ctx, &body) {
+            Ok(prepared) => prepared,
+            Err(reason) => return self.dead_letter(&ctx, received, body, reason).await,
+        };
+        match self.store(&ctx, received, prepared).await? {
+            Some(ingested) => Ok(ingested),
+            None => {
+                let reason = DeadLetterReason::TooLarge;
+                self.dead_letter(&ctx, received, body, reason).await
+            }
+        }
+    }
+
+    /// Replay `body` (a dead letter's, or a stored event's resource when `of` says so) through
+    /// today's normalizer and mappings, as [`ingest`](Self::ingest) would store it, except that
+    /// nothing is dead-lettered again, an event `log` says a replay stored is not stored
+    /// again, and with `dry_run` nothing is stored at all. `received.origin` should be
+    /// [`Origin::Replay`].
+    pub(crate) async fn replay(
+        &self,
+        received: &Received<'_>,
+        body: Bytes,
+        of: ReplayOf,
+        log: &ReplayLog,
+        dry_run: bool,
+    ) -> Result<Replayed, ReplayError> {
+        let ctx = self.context(received, matches!(of, ReplayOf::Event(_)));
+        let prepared = match prepare(&ctx, &body) {
+            Ok(prepared) => prepared,
+            Err(reason) => return Ok(Replayed::StillDead(reason)),
+        };
+        if let (ReplayOf::Event(stored), Some(case)) = (of, &prepared.case)
+            && case.labels() == stored
+        {
+            return Ok(Replayed::Unchanged(case.unmapped.clone()));
+        }
+        let (id, subject) = (prepared.id.clone(), prepared.subject.clone());
+        if log.contains(&id).await? {
+            return Ok(Replayed::Before { id, subject });
+        }
+        if dry_run {
+            return Ok(Replayed::Would { id, subject });
+        }
+        match self.store(&ctx, received, prepared).await? {
+            Some(stored) => {
+                log.remember(&stored.id, &stored.subject).await?;
+                Ok(Replayed::Stored(stored))
+            }
+            None => Ok(Replayed::StillDead(DeadLetterReason::TooLarge)),
+        }
+    }
+
+    /// What an event is derived from besides its body.
+    fn context<'a>(&'a self, received: &Received<'a>, renormalized: bool) -> EventContext<'a> {
+        EventContext {
             namespace: received.namespace,
             kind: received.kind,
             action: received.action,
@@ -93,12 +197,24 @@ impl Pipeline {
             api_url: &self.api_url,
             subject_prefix: &self.subject_prefix,
             zone: self.zone,
+            mapping: &self.mapping,
+            renormalized,
             received_at: received.at,
-        };
-        let prepared = match prepare(&ctx, &body) {
-            Ok(prepared) => prepared,
-            Err(reason) => return self.dead_letter(&ctx, received, body, reason).await,
-        };
+        }
+    }
+
+    /// Store a prepared event (with `changes`, fitted to `max_payload`) and remember the
+    /// ticket's new state; `None` when even without its `raw` copy it is too large.
+    async fn store(
+        &self,
+        ctx: &EventContext<'_>,
+        received: &Received<'_>,
+        prepared: Prepared<'_>,
+    ) -> Result<Option<Ingested>, PublishError> {
+        if let Some(case) = &prepared.case {
+            self.unmapped
+                .report(ctx.namespace, &prepared.id, &case.unmapped);
+        }
         // A case event carries `changes` against the ticket's last known state; a stale one
         // (arrived after a newer one) neither has them nor replaces the known state.
         let mut record = prepared
@@ -121,14 +237,13 @@ impl Pipeline {
         };
         let headers = event_headers(received.traceparent);
         // Both copies of the case (normalized and `raw`) if they fit NATS's max_payload, else
-        // the normalized event alone (flagged), else the body as a `too_large` dead letter.
+        // the normalized event alone (flagged), else nothing (the caller dead-letters it).
         let fits = |payload: &[u8]| self.publisher.fits(&headers, &prepared.id, payload.len());
         let mut payload = prepared.payload(changes.as_deref(), RawCopy::Included);
         if !fits(&payload) {
             payload = prepared.payload(changes.as_deref(), RawCopy::Omitted);
             if !fits(&payload) {
-                let reason = DeadLetterReason::TooLarge;
-                return self.dead_letter(&ctx, received, body, reason).await;
+                return Ok(None);
             }
             tracing::info!(event.id = %prepared.id, "Event stored without its raw copy to fit max_payload");
         }
@@ -139,6 +254,7 @@ impl Pipeline {
                 id: &prepared.id,
                 headers,
                 payload: Bytes::from(payload),
+                sourced: false,
             })
             .await?;
         if !stored.duplicate
@@ -148,12 +264,12 @@ impl Pipeline {
                 .record(ctx.namespace, &prepared.name, &record)
                 .await;
         }
-        Ok(Ingested {
+        Ok(Some(Ingested {
             id: prepared.id,
             subject: prepared.subject,
             duplicate: stored.duplicate,
             dead_letter: None,
-        })
+        }))
     }
 
     async fn dead_letter(
@@ -178,6 +294,7 @@ impl Pipeline {
                 id: &letter.id,
                 headers,
                 payload: body,
+                sourced: true,
             })
             .await?;
         Ok(Ingested {

@@ -21,6 +21,9 @@
 //! - [`registrar`]: keeps GTT's webhook subscriptions as configured.
 //! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
 //! - [`reload`]: live secret reload (SIGHUP, changed secret files) without a restart.
+//! - `unmapped`: GTT labels no mapping covers, counted and logged once.
+//! - `replay`: dead letters and events with unmapped labels, run through the pipeline again.
+//! - `status`: what `gtt-gateway status` reports (GTT's webhooks, the poller, NATS's stores).
 //! - [`metrics`], [`telemetry`]: Prometheus metrics; logs and traces.
 //! - [`backoff`], [`shutdown`], [`throttle`]: retries with jittered backoff, the shutdown
 //!   signal, rate-limited warnings.
@@ -46,6 +49,9 @@ pub(crate) mod nats;
 pub(crate) mod reconcile;
 pub(crate) mod registrar;
 pub(crate) mod reload;
+pub(crate) mod replay;
 pub(crate) mod shutdown;
+pub(crate) mod status;
 pub(crate) mod telemetry;
 pub(crate) mod throttle;
+pub(crate) mod unmapped;

@@ -47,8 +47,8 @@ pub struct Metrics {
     pub publish_duration: Histogram,
     /// `gtt_gateway_publish_failures_total{reason}`: publishes that got no PubAck, by reason.
     pub publish_failures: IntCounterVec,
-    /// `gtt_gateway_storage_bytes{store}`: bytes held by the event stream (`events`) and the
-    /// ticket-state bucket (`state`).
+    /// `gtt_gateway_storage_bytes{store}`: bytes held by the event stream (`events`), the
+    /// ticket-state bucket (`state`) and the dead-letter stream (`deadletters`).
     pub storage_bytes: IntGaugeVec,
     /// `gtt_gateway_storage_limit_bytes{store}`: their size limits (0 = none of their own).
     pub storage_limit_bytes: IntGaugeVec,
@@ -77,6 +77,9 @@ pub struct Metrics {
     /// `gtt_gateway_connections_closed_total{reason}`: connections the gateway closed on its own
     /// (`header_timeout`, `idle_timeout`, `evicted`, `refused`).
     pub connections_closed: IntCounterVec,
+    /// `gtt_gateway_unmapped_values_total{field}`: GTT labels no mapping covers, by field
+    /// (`state`, `case_type`, `priority`).
+    pub unmapped_values: IntCounterVec,
 }
 
 /// Latency buckets (seconds), from sub-millisecond to the request timeout.
@@ -117,12 +120,12 @@ impl Metrics {
             ),
             storage_bytes: r.gauges(
                 "storage_bytes",
-                "Bytes held by the event stream (store=events) and the state bucket (store=state).",
+                "Bytes held by the event stream (store=events), the state bucket (store=state) and the dead-letter stream (store=deadletters).",
                 &["store"],
             ),
             storage_limit_bytes: r.gauges(
                 "storage_limit_bytes",
-                "Size limit of the event stream and the state bucket (0 = none of their own).",
+                "Size limit of the event stream, the state bucket and the dead-letter stream (0 = none of their own).",
                 &["store"],
             ),
             in_flight: r.gauge("callbacks_in_flight", "Callbacks being processed now."),
@@ -176,6 +179,11 @@ impl Metrics {
                 "HTTP connections the gateway closed on its own, by reason.",
                 &["reason"],
             ),
+            unmapped_values: r.counters(
+                "unmapped_values_total",
+                "GTT labels that no mapping covers (stored as unknown, other or no level), by field.",
+                &["field"],
+            ),
             registry,
         };
         metrics
@@ -185,6 +193,9 @@ impl Metrics {
         // Every reason from the start, so alerts see a zero before the first failure.
         for reason in crate::nats::PublishError::REASONS {
             metrics.publish_failures.with_label_values(&[reason]);
+        }
+        for field in gtt_core::normalize::LabelField::ALL {
+            metrics.unmapped_values.with_label_values(&[field.as_str()]);
         }
         metrics
     }
@@ -316,6 +327,7 @@ mod tests {
             "gtt_gateway_gtt_requests_total{",
             "gtt_gateway_token_refreshes_total{outcome=\"ok\"} 1",
             "gtt_gateway_build_info{version=",
+            "gtt_gateway_unmapped_values_total{field=\"case_type\"} 0",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

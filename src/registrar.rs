@@ -316,18 +316,27 @@ impl Registrar {
     pub(crate) async fn list(&self) -> Result<Vec<Listed>, GttError> {
         let mut out = Vec::new();
         for namespace in &self.namespaces {
-            let desired = self.desired(namespace);
-            for webhook in self.client.list_webhooks(namespace).await? {
+            out.extend(self.list_namespace(namespace).await?);
+        }
+        Ok(out)
+    }
+
+    /// Every webhook GTT has in `namespace`, each with whether it is ours and right.
+    pub(crate) async fn list_namespace(&self, namespace: &str) -> Result<Vec<Listed>, GttError> {
+        let desired = self.desired(namespace);
+        let listed = self.client.list_webhooks(namespace).await?;
+        Ok(listed
+            .into_iter()
+            .map(|webhook| {
                 let want = desired.iter().find(|w| w.name == webhook.name);
-                out.push(Listed {
-                    namespace: namespace.clone(),
+                Listed {
+                    namespace: namespace.to_string(),
                     ours: self.is_ours(&webhook.name),
                     correct: want.is_some_and(|w| w.spec == webhook.spec),
                     webhook,
-                });
-            }
-        }
-        Ok(out)
+                }
+            })
+            .collect())
     }
 }
 

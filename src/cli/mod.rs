@@ -3,12 +3,15 @@
 
 mod callback_url;
 mod check_config;
+mod deadletter;
 #[cfg(feature = "demo")]
 mod demo;
 mod healthcheck;
 mod output;
 mod serve;
+mod status;
 mod subscriptions;
+mod when;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +52,14 @@ enum Command {
         #[command(subcommand)]
         action: subscriptions::Action,
     },
+    /// Per namespace: webhooks at GTT, poller watermark and lease, last event, dead letters;
+    /// the streams' and the bucket's size against their limits.
+    Status(status::Args),
+    /// The stored dead letters: list them, show one, replay them.
+    Deadletter {
+        #[command(subcommand)]
+        action: deadletter::Action,
+    },
     /// The embedded default: GTT sandbox + gateway + registrar + ticket traffic, with a live
     /// tail of the events read back from NATS (what running with no arguments does).
     #[cfg(feature = "demo")]
@@ -68,6 +79,8 @@ pub fn main() -> ExitCode {
         Command::CheckConfig => check_config::run(config),
         Command::Healthcheck(args) => healthcheck::run(&args),
         Command::Subscriptions { action } => subscriptions::run(config, action),
+        Command::Deadletter { action } => deadletter::run(config, action),
+        Command::Status(args) => status::run(config, &args),
         #[cfg(feature = "demo")]
         Command::Demo => demo::run_demo(),
         #[cfg(feature = "demo")]

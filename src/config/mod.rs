@@ -5,7 +5,7 @@
 //! - [`server`]: `[server]`; [`nats`]: `[nats]`, with [`nats_auth`] (TLS, credentials);
 //!   [`callbacks`]: `[callbacks]` and `namespaces` (signature verifiers are built here, once);
 //!   [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions` and `[registrar]`; [`reconcile`]:
-//!   `[reconcile]`; [`log`]: `[log]`.
+//!   `[reconcile]`; [`mapping`]: `[mapping]`; [`log`]: `[log]`.
 //! - `changes`: what a fresh load changes against the running settings, by key (for the live
 //!   secret reload).
 //!
@@ -18,6 +18,7 @@ pub mod callbacks;
 pub(crate) mod changes;
 pub mod gtt;
 pub mod log;
+pub mod mapping;
 pub mod nats;
 pub mod nats_auth;
 pub mod reconcile;
@@ -38,6 +39,7 @@ use gtt_core::token::{MAX_SEGMENT_BYTES, is_route_byte};
 pub use callbacks::{CallbackSettings, NamespaceEntry, SignatureScheme, SignatureSettings};
 pub use gtt::GttSettings;
 pub use log::{LogFormat, LogSettings};
+pub use mapping::MappingSettings;
 pub use nats::{NatsSettings, NatsUrls};
 pub use nats_auth::{NatsAuth, NatsTls};
 pub use reconcile::ReconcileSettings;
@@ -92,6 +94,9 @@ pub struct Settings {
     pub registrar: RegistrarSettings,
     #[serde(default)]
     pub reconcile: ReconcileSettings,
+    /// GTT labels beyond the built-in tables.
+    #[serde(default)]
+    pub mapping: MappingSettings,
     #[serde(default)]
     pub log: LogSettings,
 }
@@ -139,6 +144,7 @@ impl Settings {
         self.server.validate(self.nats.publish_timeout)?;
         self.registrar.validate(&self.subscriptions)?;
         self.reconcile.validate()?;
+        self.mapping.resolve()?;
         self.log.validate()
     }
 

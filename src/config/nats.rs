@@ -47,6 +47,13 @@ pub struct NatsSettings {
     pub unready_after: Duration,
     /// JetStream key-value bucket with the last state of every ticket, watermarks and leases.
     pub state_bucket: String,
+    /// Stream keeping the dead letters (sourced from the event stream) for longer than events.
+    pub deadletter_stream: String,
+    /// Retention of the dead-letter stream (`0s` keeps forever).
+    #[serde(with = "humantime_serde")]
+    pub deadletter_max_age: Duration,
+    /// Size limit of the dead-letter stream (`0` = none of its own).
+    pub deadletter_max_bytes: ByteSize,
     /// TLS to the servers.
     pub tls: NatsTls,
     /// User name (with `password`).
@@ -81,6 +88,9 @@ impl Default for NatsSettings {
             replicas: 1,
             unready_after: Duration::from_secs(20),
             state_bucket: "GTT_STATE".into(),
+            deadletter_stream: "GTT_DEADLETTERS".into(),
+            deadletter_max_age: Duration::from_secs(30 * 24 * 3600),
+            deadletter_max_bytes: ByteSize::gib(1),
             tls: NatsTls::default(),
             user: None,
             password: None,
@@ -201,6 +211,19 @@ impl NatsSettings {
             c.is_ascii_graphic() && !matches!(c, '.' | '*' | '>')
         })?;
         check_token("nats.state_bucket", &self.state_bucket, is_route_char)?;
+        check_token(
+            "nats.deadletter_stream",
+            &self.deadletter_stream,
+            is_route_char,
+        )?;
+        if [self.stream.clone(), format!("KV_{}", self.state_bucket)]
+            .contains(&self.deadletter_stream)
+        {
+            return Err(ConfigError::new(
+                "nats.deadletter_stream",
+                "must differ from nats.stream and from the state bucket's stream (KV_{nats.state_bucket})",
+            ));
+        }
         if self.publish_timeout.is_zero() {
             return Err(ConfigError::new(
                 "nats.publish_timeout",

@@ -26,6 +26,13 @@ pub(crate) enum BucketError {
     Failed(String),
 }
 
+impl BucketError {
+    /// A failed bucket operation.
+    pub(super) fn failed(e: impl std::fmt::Display) -> Self {
+        BucketError::Failed(e.to_string())
+    }
+}
+
 impl Bucket {
     /// Use `store` (named `name`) from now on (called once, when the bucket exists).
     pub(super) fn attach(&self, store: kv::Store, client: async_nats::Client, name: &str) {
@@ -46,6 +53,11 @@ impl Bucket {
             .get()
             .map(|a| &a.store)
             .ok_or(BucketError::NotAttached)
+    }
+
+    /// The value under `key`, if any.
+    pub(super) async fn get(&self, key: String) -> Result<Option<bytes::Bytes>, BucketError> {
+        self.store()?.get(key).await.map_err(BucketError::failed)
     }
 
     /// Put `value` under `key` without waiting for JetStream's answer (for derived data only).

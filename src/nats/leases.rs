@@ -12,19 +12,23 @@ use super::bucket::{Bucket, BucketError};
 
 /// A replica's claim to poll one namespace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Lease {
-    owner: String,
-    expires_at: DateTime<Utc>,
+pub(crate) struct Lease {
+    pub owner: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn lease_key(namespace: &str) -> String {
+    format!("lease.{}", kv_token(namespace))
+}
+
+fn watermark_key(namespace: &str) -> String {
+    format!("watermark.{}", kv_token(namespace))
 }
 
 /// Watermarks and leases; cheap to clone.
 #[derive(Clone, Default)]
 pub(crate) struct Leases {
     bucket: Bucket,
-}
-
-fn failed(e: impl std::fmt::Display) -> BucketError {
-    BucketError::Failed(e.to_string())
 }
 
 impl Leases {
@@ -42,8 +46,7 @@ impl Leases {
         &self,
         namespace: &str,
     ) -> Result<Option<DateTime<Utc>>, BucketError> {
-        let key = format!("watermark.{}", kv_token(namespace));
-        let value = self.bucket.store()?.get(key).await.map_err(failed)?;
+        let value = self.bucket.get(watermark_key(namespace)).await?;
         Ok(value.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
     }
 
@@ -52,13 +55,19 @@ impl Leases {
         namespace: &str,
         at: DateTime<Utc>,
     ) -> Result<(), BucketError> {
-        let key = format!("watermark.{}", kv_token(namespace));
+        let key = watermark_key(namespace);
         self.bucket
             .store()?
             .put(key, at.to_rfc3339().into_bytes().into())
             .await
-            .map_err(failed)?;
+            .map_err(BucketError::failed)?;
         Ok(())
+    }
+
+    /// The lease on `namespace` as stored (possibly expired), if any.
+    pub(crate) async fn lease(&self, namespace: &str) -> Result<Option<Lease>, BucketError> {
+        let value = self.bucket.get(lease_key(namespace)).await?;
+        Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
     }
 
     /// Take or renew the lease on `namespace` for `owner` until `ttl` from now. `Ok(false)`:
@@ -70,19 +79,24 @@ impl Leases {
         ttl: std::time::Duration,
     ) -> Result<bool, BucketError> {
         let bucket = self.bucket.store()?;
-        let key = format!("lease.{}", kv_token(namespace));
+        let key = lease_key(namespace);
         let now = Utc::now();
         let lease = Lease {
             owner: owner.to_string(),
             expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
         };
-        let value: bytes::Bytes = serde_json::to_vec(&lease).map_err(failed)?.into();
-        let current = bucket.entry(key.as_str()).await.map_err(failed)?;
+        let value: bytes::Bytes = serde_json::to_vec(&lease)
+            .map_err(BucketError::failed)?
+            .into();
+        let current = bucket
+            .entry(key.as_str())
+            .await
+            .map_err(BucketError::failed)?;
         let Some(entry) = current else {
             return match bucket.create(key.as_str(), value).await {
                 Ok(_) => Ok(true),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(failed(e)),
+                Err(e) => Err(BucketError::failed(e)),
             };
         };
         let held: Option<Lease> = match entry.operation {
@@ -98,7 +112,7 @@ impl Leases {
         match bucket.update(key.as_str(), value, entry.revision).await {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(BucketError::failed(e)),
         }
     }
 
@@ -107,7 +121,7 @@ impl Leases {
         let Ok(bucket) = self.bucket.store() else {
             return;
         };
-        let key = format!("lease.{}", kv_token(namespace));
+        let key = lease_key(namespace);
         if let Ok(Some(entry)) = bucket.entry(key.as_str()).await
             && let Ok(held) = serde_json::from_slice::<Lease>(&entry.value)
             && held.owner == owner

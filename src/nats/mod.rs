@@ -1,40 +1,45 @@
 //! The NATS side, in one place: the connection (one server or a cluster's list), the keeper of
 //! the event stream and the bucket, the publisher, and what lives in the bucket (the ticket
-//! records and the poller's watermarks and leases).
+//! records, the poller's watermarks and leases, what replays stored).
 //!
 //! - `connection`: connect options (TLS, [`Credentials`]), reconnects, the client's events;
 //!   `diagnosis` explains a refused connection with the setting to fix;
 //! - [`Publisher`]: publish and await the PubAck, failures classified; `readiness` tracks how
 //!   long publishing has been failing;
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
-//! - `bucket`: the bucket handle shared by [`TicketStore`] and [`Leases`];
-//! - `reader`: reading stored messages, for the operator commands ([`client`] connects them).
+//! - `bucket`: the bucket handle shared by [`TicketStore`], [`Leases`] and [`ReplayLog`];
+//! - `reader`: reading stored messages, for the operator commands ([`client`] connects them);
+//!   `letters`: the dead letters among them; `inspect`: what `status` reads.
 
 mod bucket;
 mod connection;
 mod diagnosis;
+mod inspect;
 mod leases;
+mod letters;
 mod provision;
 mod publisher;
 mod reader;
 mod readiness;
+mod replays;
 mod tickets;
 
 pub(crate) use bucket::BucketError;
 pub(crate) use connection::{Credentials, probe};
+pub(crate) use inspect::{Inspector, LastEvent, StoreUsage};
 pub(crate) use leases::Leases;
+pub(crate) use letters::{Filter, Letter, Letters, Lookup};
 pub(crate) use provision::Keeper;
 pub(crate) use publisher::{
     MESSAGE_HEADROOM, Outgoing, PublishError, Publisher, deadletter_headers, event_headers,
 };
-#[allow(unused_imports)] // the operator commands use it
-pub(crate) use reader::read;
+pub(crate) use reader::{Query, Reader, read, utc};
+pub(crate) use replays::ReplayLog;
 pub(crate) use tickets::TicketStore;
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
 
-#[allow(dead_code)] // the operator commands use it
 /// A client for an operator command (the same servers and credentials as the gateway), once
 /// connected (within `timeout`).
 pub(crate) async fn client(
@@ -42,6 +47,16 @@ pub(crate) async fn client(
     timeout: std::time::Duration,
 ) -> anyhow::Result<async_nats::Client> {
     let (client, link, _) = connection::connect(settings, &Metrics::new()).await?;
+    wait_connected(&link, settings, timeout).await?;
+    Ok(client)
+}
+
+/// Wait (at most `timeout`) until the connection is up.
+async fn wait_connected(
+    link: &connection::Link,
+    settings: &NatsSettings,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
     let mut connected = link.connected.subscribe();
     tokio::time::timeout(timeout, connected.wait_for(|up| *up))
         .await
@@ -53,7 +68,7 @@ pub(crate) async fn client(
             ),
         })?
         .map_err(|_| anyhow::anyhow!("NATS connection closed"))?;
-    Ok(client)
+    Ok(())
 }
 
 /// Everything `[nats]` describes, connected.
@@ -61,10 +76,11 @@ pub(crate) struct Nats {
     pub publisher: Publisher,
     pub tickets: TicketStore,
     pub leases: Leases,
-    /// Run it (in the background) to keep the stream and the bucket ready.
-    pub keeper: Keeper,
+    pub replays: ReplayLog,
     /// What the connection presents; a reload replaces it.
     pub credentials: Credentials,
+    /// Run it (in the background) to keep the stream and the bucket ready.
+    pub keeper: Keeper,
 }
 
 impl Nats {
@@ -82,9 +98,33 @@ impl Nats {
         Ok(Self {
             keeper: Keeper::new(publisher.clone(), bucket.clone()),
             tickets: TicketStore::new(bucket.clone()),
-            leases: Leases::new(bucket),
+            leases: Leases::new(bucket.clone()),
+            replays: ReplayLog::new(bucket),
             publisher,
             credentials,
         })
+    }
+
+    /// A JetStream context on its connection.
+    pub(crate) fn jetstream(&self) -> async_nats::jetstream::Context {
+        self.publisher.0.js.clone()
+    }
+
+    /// Connected within `timeout`, for an operator command that stores events (replay): the
+    /// streams and the bucket checked once, never created or changed (whatever
+    /// `nats.manage_stream` says: the command's configuration must not reshape them).
+    pub(crate) async fn for_command(
+        settings: &NatsSettings,
+        max_body_bytes: usize,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        let settings = NatsSettings {
+            manage_stream: false,
+            ..settings.clone()
+        };
+        let nats = Self::connect(&settings, max_body_bytes, Metrics::new()).await?;
+        wait_connected(&nats.publisher.0.link, &settings, timeout).await?;
+        nats.keeper.check_once().await?;
+        Ok(nats)
     }
 }

@@ -1,5 +1,6 @@
-//! The event stream and the ticket-state bucket: their configured shape, created or updated
-//! when `nats.manage_stream` is set (else only checked, and nothing the operator set is
+//! The event stream, the ticket-state bucket and the dead-letter stream (which sources the dead
+//! letters from the event stream and keeps them longer): their configured shape, created or
+//! updated when `nats.manage_stream` is set (else only checked, and nothing the operator set is
 //! changed), and the keeper task that checks them after every (re)connect, whenever a publish
 //! finds no responders, and every [`REFRESH`] (storage gauges).
 //!
@@ -7,7 +8,7 @@
 //! when JetStream's API answers that the stream does not exist. A check that times out or finds
 //! no responders (a leader election) changes nothing and is retried.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::context::{CreateStreamErrorKind, GetStreamErrorKind};
@@ -54,11 +55,17 @@ pub(super) fn is_storage_full(error: &jetstream::Error) -> bool {
 pub(crate) struct Keeper {
     publisher: Publisher,
     bucket: Bucket,
+    /// The missing (unmanaged) dead-letter stream was reported.
+    deadletters_reported: AtomicBool,
 }
 
 impl Keeper {
     pub(super) fn new(publisher: Publisher, bucket: Bucket) -> Self {
-        Self { publisher, bucket }
+        Self {
+            publisher,
+            bucket,
+            deadletters_reported: AtomicBool::new(false),
+        }
     }
 
     /// The event stream's desired configuration. When full it refuses new events (`503`, the
@@ -102,6 +109,34 @@ impl Keeper {
         }
     }
 
+    /// The dead-letter stream: no subjects of its own (streams may not overlap, and the event
+    /// stream captures every subject under the prefix), it sources the event stream's
+    /// `{prefix}.deadletter.>` and keeps them `nats.deadletter_max_age`.
+    fn deadletter_config(&self) -> stream::Config {
+        let s = &self.publisher.0.settings;
+        let window = match s.deadletter_max_age {
+            Duration::ZERO => s.duplicate_window,
+            max_age => s.duplicate_window.min(max_age),
+        };
+        stream::Config {
+            name: s.deadletter_stream.clone(),
+            description: Some("Dead letters of gtt-gateway, kept longer than events".into()),
+            sources: Some(vec![stream::Source {
+                name: s.stream.clone(),
+                filter_subject: Some(gtt_core::subjects::deadletter_filter(&s.subject_prefix)),
+                ..Default::default()
+            }]),
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            discard: stream::DiscardPolicy::New,
+            duplicate_window: window,
+            max_age: s.deadletter_max_age,
+            max_bytes: size_limit(s.deadletter_max_bytes),
+            num_replicas: s.replicas,
+            ..Default::default()
+        }
+    }
+
     /// Keep the stream ready until `shutdown`. Returns an error only for what retrying cannot
     /// fix: an unmanaged stream that is missing or captures other subjects, replicas a
     /// single server cannot have, or a `server.max_body_bytes` the server cannot store.
@@ -133,6 +168,14 @@ impl Keeper {
         }
     }
 
+    /// One check now (for an operator command); `Err` says why the streams cannot be used.
+    pub(crate) async fn check_once(&self) -> anyhow::Result<()> {
+        self.check().await.map_err(|problem| match problem {
+            Problem::Fatal(e) => e,
+            Problem::Transient(why) => anyhow::anyhow!("JetStream: {why}"),
+        })
+    }
+
     /// One check of everything the gateway needs from the server.
     async fn check(&self) -> Result<(), Problem> {
         self.check_payload_limit()?;
@@ -162,7 +205,15 @@ impl Keeper {
         // Ready once the bucket is attached too, so that the first events carry `changes`.
         self.check_bucket().await?;
         self.set_stream_ready(true);
-        Ok(())
+        // Dead letters are stored in the event stream first: their own stream never holds up
+        // readiness; a transient problem is retried at the next check.
+        match self.check_deadletters().await {
+            Err(Problem::Transient(why)) => {
+                tracing::warn!(reason = %why, "Dead-letter stream not confirmed; checking again later");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Refuse a `server.max_body_bytes` that cannot be stored (as a dead letter, with its
@@ -190,21 +241,12 @@ impl Keeper {
     /// The bucket: created or reshaped when managed; when unmanaged and missing, events flow
     /// without `changes` and without polling state.
     async fn check_bucket(&self) -> Result<(), Problem> {
-        let wanted = self.bucket_config();
-        let info = match (
-            self.find(&wanted.name).await?,
-            self.publisher.0.settings.manage_stream,
-        ) {
-            (Found::Exists(info), false) => *info,
-            (Found::Exists(info), true) => self.reshape(&wanted, *info).await?,
-            (Found::Missing, true) => self.create(&wanted).await?,
-            (Found::Missing, false) => {
-                tracing::warn!(
-                    bucket = %self.publisher.0.settings.state_bucket,
-                    "Ticket-state bucket missing and nats.manage_stream = false; events carry no changes"
-                );
-                return Ok(());
-            }
+        let Some(info) = self.ensure_optional(&self.bucket_config()).await? else {
+            tracing::warn!(
+                bucket = %self.publisher.0.settings.state_bucket,
+                "Ticket-state bucket missing and nats.manage_stream = false; events carry no changes"
+            );
+            return Ok(());
         };
         self.gauge("state", &info);
         if !self.bucket.is_attached() {
@@ -216,6 +258,42 @@ impl Keeper {
                 .attach(store, self.publisher.0.client.clone(), name);
         }
         Ok(())
+    }
+
+    /// The dead-letter stream: created or reshaped when managed; when unmanaged and missing,
+    /// dead letters stay in the event stream alone (for `nats.max_age`), said once.
+    async fn check_deadletters(&self) -> Result<(), Problem> {
+        match self.ensure_optional(&self.deadletter_config()).await? {
+            Some(info) => self.gauge("deadletters", &info),
+            None => {
+                if !self.deadletters_reported.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        stream = %self.publisher.0.settings.deadletter_stream,
+                        "Dead-letter stream missing and nats.manage_stream = false; dead letters \
+                         are kept only as long as events (nats.max_age)"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A stream the gateway can work without: created or reshaped when managed, left as it is
+    /// when not; `None` when unmanaged and missing.
+    async fn ensure_optional(
+        &self,
+        wanted: &stream::Config,
+    ) -> Result<Option<stream::Info>, Problem> {
+        let info = match (
+            self.find(&wanted.name).await?,
+            self.publisher.0.settings.manage_stream,
+        ) {
+            (Found::Exists(info), false) => *info,
+            (Found::Exists(info), true) => self.reshape(wanted, *info).await?,
+            (Found::Missing, true) => self.create(wanted).await?,
+            (Found::Missing, false) => return Ok(None),
+        };
+        Ok(Some(info))
     }
 
     /// Look a stream up: it exists, JetStream says it does not, or no answer (transient).
@@ -286,9 +364,10 @@ impl Keeper {
                 if api.error_code() == ErrorCode::STORAGE_RESOURCES_EXCEEDED =>
             {
                 Problem::Fatal(anyhow::anyhow!(
-                    "invalid configuration: nats.max_bytes / nats.state_max_bytes: the NATS \
-                     server cannot reserve that much JetStream storage for stream {name}; \
-                     lower the limit or raise the server's max_file_store ({text})"
+                    "invalid configuration: nats.max_bytes / nats.state_max_bytes / \
+                     nats.deadletter_max_bytes: the NATS server cannot reserve that much \
+                     JetStream storage for stream {name}; lower the limit or raise the server's \
+                     max_file_store ({text})"
                 ))
             }
             _ => Problem::Transient(text),
@@ -338,6 +417,21 @@ fn same_shape(wanted: &stream::Config, have: &stream::Config) -> bool {
         && wanted.deny_delete == have.deny_delete
         && wanted.allow_direct == have.allow_direct
         && wanted.description == have.description
+        && same_sources(wanted, have)
+}
+
+/// Whether `have` sources what `wanted` sources (by stream and filter; the server adds
+/// defaults of its own).
+fn same_sources(wanted: &stream::Config, have: &stream::Config) -> bool {
+    let sourced = |config: &stream::Config| -> Vec<(String, Option<String>)> {
+        config
+            .sources
+            .iter()
+            .flatten()
+            .map(|s| (s.name.clone(), s.filter_subject.clone()))
+            .collect()
+    };
+    sourced(wanted) == sourced(have)
 }
 
 /// An unmanaged stream must at least capture the gateway's subjects.

@@ -21,6 +21,9 @@ use crate::metrics::Metrics;
 
 /// Header carrying the dead-letter reason.
 pub(super) const REASON_HEADER: &str = "Gtt-Deadletter-Reason";
+/// Headers of a dead letter carrying the kind and action of its route (as in the path).
+pub(super) const KIND_HEADER: &str = "Gtt-Kind";
+pub(super) const ACTION_HEADER: &str = "Gtt-Action";
 /// Content type of every event message.
 pub(super) const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 /// Room kept in every message for its headers: a body of `server.max_body_bytes` must still fit
@@ -97,6 +100,11 @@ pub struct Outgoing<'a> {
     pub id: &'a str,
     pub headers: HeaderMap,
     pub payload: bytes::Bytes,
+    /// Whether the dead-letter stream copies it (a dead letter): then it goes without
+    /// `Nats-Expected-Stream`, which servers before 2.10 keep on the copy and then refuse to
+    /// store in the copying stream. (Streams may not overlap, so only the event stream can
+    /// capture it either way.)
+    pub sourced: bool,
 }
 
 /// The JetStream publisher; cheap to clone.
@@ -154,6 +162,11 @@ impl Publisher {
     /// How long publishing has been failing without a break, and the last reason, if it is.
     pub fn failing_for(&self) -> Option<(Duration, &'static str)> {
         self.0.link.streak.failing_for()
+    }
+
+    /// The metrics it counts in.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     pub(super) fn is_connected(&self) -> bool {
@@ -246,11 +259,13 @@ impl Publisher {
     ) -> Result<jetstream::publish::PublishAck, PublishError> {
         loop {
             let mut link = self.0.link.connected.subscribe();
-            let publish = PublishMessage::build()
+            let mut publish = PublishMessage::build()
                 .payload(msg.payload.clone())
                 .headers(msg.headers.clone())
-                .message_id(msg.id)
-                .expected_stream(&self.0.settings.stream);
+                .message_id(msg.id);
+            if !msg.sourced {
+                publish = publish.expected_stream(&self.0.settings.stream);
+            }
             let acked = async {
                 self.0
                     .js
@@ -322,8 +337,8 @@ pub(crate) fn deadletter_headers(
 ) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(REASON_HEADER, reason);
-    headers.insert("Gtt-Kind", kind);
-    headers.insert("Gtt-Action", action);
+    headers.insert(KIND_HEADER, kind);
+    headers.insert(ACTION_HEADER, action);
     if let Some(ct) = content_type.filter(|ct| ct.len() <= MAX_CONTENT_TYPE) {
         headers.insert("Content-Type", ct);
     }

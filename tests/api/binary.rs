@@ -160,6 +160,17 @@ fn without_gateway_env(cmd: &mut Command) {
     }
 }
 
+/// `check-config` refuses the config `text` (exit 78), naming `key`.
+pub fn assert_config_refused(dir: &std::path::Path, text: &str, key: &str) {
+    let path = write_config(dir, text);
+    let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(key), "{key} not named in: {stderr}");
+}
+
 #[test]
 fn check_config_accepts_the_example_and_names_bad_keys() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml");
@@ -195,13 +206,7 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
         ("namespaces = [\"1\"]\n", "callbacks.secret"),
     ];
     for (text, key) in cases {
-        let path = write_config(dir.path(), text);
-        let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(78), "{text}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+        assert_config_refused(dir.path(), text, key);
     }
     // Environment overrides are applied and validated too.
     let path = write_config(dir.path(), "[callbacks]\nsecret = \"0123456789abcdef0\"\n");

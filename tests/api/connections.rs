@@ -13,7 +13,7 @@ use gtt_test_support::*;
 
 /// The gateway binary serving on its own port with its own NATS; killed when dropped, so a
 /// failing test leaves no process behind.
-struct Binary {
+pub struct Binary {
     child: Child,
     port: u16,
     _nats: NatsServer,
@@ -22,7 +22,7 @@ struct Binary {
 
 impl Binary {
     /// Start with `server` (extra `[server]` keys) and, if given, a lower open-files limit.
-    async fn start(server: &str, open_files: Option<u64>) -> Self {
+    pub async fn start(server: &str, open_files: Option<u64>) -> Self {
         let nats = NatsServer::start();
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
@@ -60,7 +60,7 @@ impl Binary {
         binary
     }
 
-    fn base(&self) -> String {
+    pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -105,7 +105,7 @@ impl Binary {
         (health_time, callback_time)
     }
 
-    async fn metrics(&self) -> String {
+    pub async fn metrics(&self) -> String {
         reqwest::get(format!("{}/metrics", self.base()))
             .await
             .unwrap()
@@ -115,7 +115,7 @@ impl Binary {
     }
 
     /// SIGTERM, a clean exit, and the logs.
-    async fn stop(mut self) -> String {
+    pub async fn stop(mut self) -> String {
         let status = std::process::Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status()

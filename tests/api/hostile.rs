@@ -382,13 +382,7 @@ fn config_and_callback_url_accept_only_route_segments() {
         ),
     ];
     for (text, key) in cases {
-        let path = write_config(dir.path(), &text);
-        let out = gateway(&["--config", path.to_str().unwrap(), "check-config"])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(78), "{text}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+        crate::binary::assert_config_refused(dir.path(), &text, key);
     }
 
     let path = write_config(dir.path(), &format!("namespaces = [\"142033\"]\n{base}"));

@@ -417,14 +417,7 @@ async fn unmanaged_stream_must_exist() {
     assert!(message.contains("manage_stream"), "{message}");
 
     // With the stream created by someone else, the gateway uses it and does not change it.
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    js.create_stream(async_nats::jetstream::stream::Config {
-        name: "GTT_EVENTS".into(),
-        subjects: vec!["gtt.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    create_event_stream(&nats.url()).await;
     let app = TestApp::spawn_on(nats, settings).await;
     assert_eq!(
         app.post("create", case_body("CS13", "Open", "x"))

@@ -257,15 +257,8 @@ async fn unmanaged_stream_and_bucket_keep_what_the_operator_set() {
 #[tokio::test]
 async fn managed_stream_and_bucket_take_the_configured_limits() {
     let nats = NatsServer::start();
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
     // A stream from an earlier version: no size limit, oldest discarded first.
-    js.create_stream(stream::Config {
-        name: "GTT_EVENTS".into(),
-        subjects: vec!["gtt.>".into()],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let js = create_event_stream(&nats.url()).await;
     let mut settings = test_settings(&nats.url(), "");
     settings.nats.max_bytes = bytesize::ByteSize::mib(5);
     settings.nats.state_max_bytes = bytesize::ByteSize::mib(3);

@@ -87,6 +87,11 @@ pub fn deadletter_subject(prefix: &str, namespace: &str) -> String {
     format!("{prefix}.deadletter.{}", escape_token(namespace))
 }
 
+/// The wildcard every dead letter's subject falls under.
+pub fn deadletter_filter(prefix: &str) -> String {
+    format!("{prefix}.deadletter.>")
+}
+
 /// The wildcard every subject of this gateway falls under (the stream's subject filter).
 pub fn stream_filter(prefix: &str) -> String {
     format!("{prefix}.>")

@@ -214,6 +214,30 @@ pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<Strea
     out
 }
 
+/// The event stream as an operator creates it for a gateway with `nats.manage_stream = false`
+/// (`GTT_EVENTS` capturing `gtt.>`, nothing else); a JetStream context on that server.
+pub async fn create_event_stream(nats_url: &str) -> jetstream::Context {
+    let js = jetstream::new(async_nats::connect(nats_url).await.unwrap());
+    js.create_stream(jetstream::stream::Config {
+        name: "GTT_EVENTS".into(),
+        subjects: vec!["gtt.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js
+}
+
+/// The member of the JSON array `array` whose `key` is `value`.
+pub fn entry<'a>(array: &'a serde_json::Value, key: &str, value: &str) -> &'a serde_json::Value {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array:#}"))
+        .iter()
+        .find(|member| member[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {array:#}"))
+}
+
 /// A case body in GTT's documented shape.
 pub fn case_body(number: &str, state: &str, description: &str) -> String {
     serde_json::json!({

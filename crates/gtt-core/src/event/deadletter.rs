@@ -35,6 +35,18 @@ pub enum DeadLetterReason {
 }
 
 impl DeadLetterReason {
+    /// Every reason.
+    pub const ALL: [DeadLetterReason; 8] = [
+        DeadLetterReason::NotJson,
+        DeadLetterReason::NotAnObject,
+        DeadLetterReason::MissingSpec,
+        DeadLetterReason::MissingName,
+        DeadLetterReason::NamespaceMismatch,
+        DeadLetterReason::TooLarge,
+        DeadLetterReason::RouteMismatch,
+        DeadLetterReason::NameTooLong,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeadLetterReason::NotJson => "not_json",

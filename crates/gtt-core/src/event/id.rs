@@ -3,6 +3,11 @@
 //!
 //! - Event: `hex(SHA-256(C))`, `C` the canonical JSON of the array
 //!   `[namespace, kind, name, spec]` (`spec` the resource itself when it has no `spec` key).
+//! - Event re-normalized from a stored one (a replay after a mapping change):
+//!   `hex(SHA-256(C'))`, `C'` the canonical JSON of `[namespace, kind, name, spec, labels]`,
+//!   `labels` the [`Labels`] of the new normalization (`{"case_type","priority","state"}`). It
+//!   is never the stored event's id (that array has four elements), the same for every replay
+//!   that normalizes alike, and a new one whenever a mapping changes the outcome.
 //! - Dead letter: `hex(SHA-256(J ++ body))`, `J` the JSON array `[namespace, kind, action]`
 //!   (the path's kind and action) and `body` the raw bytes as received. `J` ends at its one
 //!   unescaped `]`, so the concatenation is unambiguous.
@@ -16,6 +21,8 @@
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use crate::normalize::Labels;
+
 /// A JSON text that cannot be canonicalized (invalid, e.g. a lone UTF-16 surrogate escape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotCanonical;
@@ -27,13 +34,40 @@ pub fn event_id(
     name: &str,
     spec: &RawValue,
 ) -> Result<String, NotCanonical> {
-    let mut text = Vec::with_capacity(spec.get().len() + 64);
+    hash_event(namespace, kind, name, spec, None)
+}
+
+/// The id of an event re-normalized from a stored one:
+/// `hex(SHA-256(canonical JSON of [namespace, kind, name, spec, labels]))`.
+pub fn renormalized_event_id(
+    namespace: &str,
+    kind: &str,
+    name: &str,
+    spec: &RawValue,
+    labels: &Labels,
+) -> Result<String, NotCanonical> {
+    hash_event(namespace, kind, name, spec, Some(labels))
+}
+
+fn hash_event(
+    namespace: &str,
+    kind: &str,
+    name: &str,
+    spec: &RawValue,
+    labels: Option<&Labels>,
+) -> Result<String, NotCanonical> {
+    let mut text = Vec::with_capacity(spec.get().len() + 128);
     text.push(b'[');
     for part in [namespace, kind, name] {
         write_string(&mut text, part);
         text.push(b',');
     }
     write_canonical(&mut text, spec)?;
+    if let Some(labels) = labels {
+        text.push(b',');
+        // Members in key order, strings escaped as canonical strings are: canonical as written.
+        serde_json::to_writer(&mut text, labels).map_err(|_| NotCanonical)?;
+    }
     text.push(b']');
     Ok(hex::encode(Sha256::digest(&text)))
 }
@@ -267,6 +301,23 @@ mod tests {
         let id = event_id("142033", "case", "CS1", spec).unwrap();
         let expected = Sha256::digest(br#"["142033","case","CS1",{"n":1.0,"state":"Open"}]"#);
         assert_eq!(id, hex::encode(expected));
+    }
+
+    #[test]
+    fn renormalized_id_adds_the_labels_to_the_array() {
+        use crate::normalize::{CaseState, CaseType};
+        let spec = raw(r#"{"state":"Escalated"}"#);
+        let labels = Labels {
+            case_type: CaseType::ServiceRequest,
+            priority: None,
+            state: CaseState::InProgress,
+        };
+        let id = renormalized_event_id("142033", "case", "CS1", spec, &labels).unwrap();
+        let expected = Sha256::digest(
+            br#"["142033","case","CS1",{"state":"Escalated"},{"case_type":"service_request","priority":null,"state":"in_progress"}]"#,
+        );
+        assert_eq!(id, hex::encode(expected));
+        assert_ne!(Ok(id), event_id("142033", "case", "CS1", spec));
     }
 
     #[test]

@@ -28,10 +28,10 @@ pub use deadletter::{DeadLetter, DeadLetterReason, dead_letter};
 pub use locate::ENVELOPE_KEYS;
 
 use crate::changes::believable;
-use crate::normalize::{CaseData, normalize_case};
+use crate::normalize::{CaseData, Mapping, normalize_case};
 use crate::subjects::{escape_token, event_subject, past_tense};
 use crate::text::{raw_scalar_text, scalar_text};
-use id::event_id;
+use id::{event_id, renormalized_event_id};
 use locate::{label_names_route, locate_resource};
 
 /// API version assumed when a resource does not state its own.
@@ -43,6 +43,8 @@ const DEFAULT_VERSION: &str = "v1alpha";
 pub enum Origin {
     Webhook,
     Poll,
+    /// An operator's replay: a dead letter, or a stored event re-normalized.
+    Replay,
 }
 
 /// Everything besides the body that an event is derived from.
@@ -60,6 +62,11 @@ pub struct EventContext<'a> {
     pub api_url: &'a str,
     pub subject_prefix: &'a str,
     pub zone: chrono_tz::Tz,
+    /// The operator's label mappings (over the built-in tables).
+    pub mapping: &'a Mapping,
+    /// The body is an event already stored, normalized again (a replay after a mapping
+    /// change): its id also hashes the labels ([`id::renormalized_event_id`]).
+    pub renormalized: bool,
     pub received_at: DateTime<Utc>,
 }
 
@@ -128,7 +135,7 @@ pub fn prepare<'a>(
         .and_then(|raw| raw_scalar_text(raw))
         .map(|n| n.trim().to_string());
     let (name, case) = if kind == "case" {
-        let case = normalize_case(ctx.namespace, resource, ctx.zone)?;
+        let case = normalize_case(ctx.namespace, resource, ctx.zone, ctx.mapping)?;
         let name = name
             .or_else(|| case.number.clone())
             .ok_or(DeadLetterReason::MissingName)?;
@@ -139,8 +146,11 @@ pub fn prepare<'a>(
     let subject = event_subject(ctx.subject_prefix, ctx.namespace, &kind, &action, &name)
         .ok_or(DeadLetterReason::NameTooLong)?;
     let hashed = members.get("spec").copied().unwrap_or(located.raw);
-    let id =
-        event_id(ctx.namespace, &kind, &name, hashed).map_err(|_| DeadLetterReason::NotJson)?;
+    let id = match case.as_ref().filter(|_| ctx.renormalized) {
+        Some(case) => renormalized_event_id(ctx.namespace, &kind, &name, hashed, &case.labels()),
+        None => event_id(ctx.namespace, &kind, &name, hashed),
+    }
+    .map_err(|_| DeadLetterReason::NotJson)?;
     let change_time = case
         .as_ref()
         .and_then(CaseData::change_time)

@@ -27,6 +27,8 @@ pub(super) fn build_event(ctx: &EventContext<'_>, body: &[u8]) -> Result<Event, 
     prepare(ctx, body).map(Event::from)
 }
 
+static NO_MAPPING: Mapping = Mapping::new();
+
 pub(super) fn ctx() -> EventContext<'static> {
     EventContext {
         namespace: "142033",
@@ -36,6 +38,8 @@ pub(super) fn ctx() -> EventContext<'static> {
         api_url: "https://test.api.gtt.services/",
         subject_prefix: "gtt",
         zone: chrono_tz::UTC,
+        mapping: &NO_MAPPING,
+        renormalized: false,
         received_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
             .unwrap()
             .with_timezone(&Utc),
@@ -330,6 +334,27 @@ fn id_matches_the_published_test_vector() {
 }
 
 #[test]
+fn renormalized_id_matches_the_published_test_vector() {
+    // The README's vector: the same body, stored before and normalized again by a replay.
+    let body = r#"{"kind":"case","name":"CS0074187",
+        "spec":{"state":"Open","priority":1.50,"big":123456789012345678901234567890,"note":"é \"x\""}}"#;
+    let replay = EventContext {
+        origin: Origin::Replay,
+        renormalized: true,
+        ..ctx()
+    };
+    let hashed = r#"["142033","case","CS0074187",{"big":123456789012345678901234567890,"note":"é \"x\"","priority":1.50,"state":"Open"},{"case_type":"other","priority":null,"state":"open"}]"#;
+    assert_eq!(
+        id_of(&replay, body),
+        hex::encode(Sha256::digest(hashed.as_bytes()))
+    );
+    assert_eq!(
+        id_of(&replay, body),
+        "5078a7bc1ee8c5f55198fdfcfb453c264ed0537d73237040693c417db9a445a4"
+    );
+}
+
+#[test]
 fn same_change_by_poll_has_same_id() {
     let mut poll = ctx();
     poll.origin = Origin::Poll;
@@ -338,6 +363,33 @@ fn same_change_by_poll_has_same_id() {
     let b = build_event(&poll, CASE.as_bytes()).unwrap();
     assert_eq!(a.id, b.id);
     assert_eq!(parse(&b)["gttorigin"], "poll");
+}
+
+#[test]
+fn replays_keep_the_id_of_content_and_renormalized_events_get_their_own() {
+    let mut replay = ctx();
+    replay.origin = Origin::Replay;
+    let original = build_event(&ctx(), CASE.as_bytes()).unwrap();
+    // A dead letter replayed: the same id as the change arriving now would get.
+    let letter = build_event(&replay, CASE.as_bytes()).unwrap();
+    assert_eq!(letter.id, original.id);
+    assert_eq!(parse(&letter)["gttorigin"], "replay");
+    // A stored event normalized again: never the stored id, always the same for one outcome,
+    // another one when a mapping changes the outcome.
+    replay.renormalized = true;
+    let again = build_event(&replay, CASE.as_bytes()).unwrap();
+    assert_ne!(again.id, original.id);
+    assert_eq!(build_event(&replay, CASE.as_bytes()).unwrap().id, again.id);
+    let mut mapping = Mapping::new();
+    mapping.add_state("Open", "in_progress").unwrap();
+    let remapped = EventContext {
+        mapping: &mapping,
+        ..replay
+    };
+    let changed = build_event(&remapped, CASE.as_bytes()).unwrap();
+    assert_eq!(parse(&changed)["data"]["state"], "in_progress");
+    assert_ne!(changed.id, again.id);
+    assert_ne!(changed.id, original.id);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::NormalizeError;
 use super::labels::{CaseState, CaseType, normalize_case_type, normalize_state};
+use super::mapping::{LabelField, Mapping, Unmapped};
 use super::priority::{Priority, normalize_priority};
 use super::timestamp::parse_timestamp;
 use crate::text::{first_text, trim_owned};
@@ -40,9 +41,30 @@ pub struct CaseData {
     #[serde(serialize_with = "serialize_timestamp")]
     pub closed_at: Option<DateTime<Utc>>,
     pub service_id: Option<String>,
+    /// Labels neither the mapping nor the built-in tables know (not part of `data`).
+    #[serde(skip)]
+    pub unmapped: Vec<Unmapped>,
+}
+
+/// The values a case's labels normalize to (what a mapping can change). Serializes as the
+/// canonical JSON object `{"case_type","priority","state"}` (`priority` the level, or null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Labels {
+    pub case_type: CaseType,
+    pub priority: Option<u8>,
+    pub state: CaseState,
 }
 
 impl CaseData {
+    /// What its labels normalized to.
+    pub fn labels(&self) -> Labels {
+        Labels {
+            case_type: self.case_type,
+            priority: self.priority.level,
+            state: self.state,
+        }
+    }
+
     /// The latest of `opened_at`, `updated_at`, `resolved_at` and `closed_at`, if any.
     pub fn change_time(&self) -> Option<DateTime<Utc>> {
         [
@@ -83,11 +105,13 @@ const CLOSED_KEYS: &[&str] = &["closed_at", "closedAt"];
 ///
 /// `namespace` is the GTT namespace (customer account) the case belongs to; when it is
 /// blank, the resource's own top-level `namespace` is used instead (trimmed), else `""`.
-/// Zone-less timestamps are read in `zone` (see [`parse_timestamp`]).
+/// Zone-less timestamps are read in `zone` (see [`parse_timestamp`]); labels through `mapping`
+/// first, then the built-in tables.
 pub fn normalize_case(
     namespace: &str,
     resource: &Value,
     zone: Tz,
+    mapping: &Mapping,
 ) -> Result<CaseData, NormalizeError> {
     let top = resource.as_object().ok_or(NormalizeError::NotAnObject)?;
     let spec = top
@@ -113,17 +137,33 @@ pub fn normalize_case(
         .or_else(|| first_text(top, &["case_id", "sys_id"]))
         .map(trim_owned);
 
+    let mut unmapped = Vec::new();
+    let mut unmapped_if = |field: LabelField, label: &str, known: bool| {
+        if !known {
+            unmapped.push(Unmapped {
+                field,
+                label: label.to_string(),
+            });
+        }
+    };
     let state_raw = first_text(spec, &["state", "status"]);
-    let state = state_raw
-        .as_deref()
-        .map_or(CaseState::Unknown, normalize_state);
+    let state = state_raw.as_deref().map_or(CaseState::Unknown, |raw| {
+        let state = normalize_state(raw, mapping);
+        unmapped_if(LabelField::State, raw, state.is_some());
+        state.unwrap_or(CaseState::Unknown)
+    });
 
     let case_type_raw = first_text(spec, &["case_type", "caseType", "type"]);
-    let case_type = case_type_raw
-        .as_deref()
-        .map_or(CaseType::Other, normalize_case_type);
+    let case_type = case_type_raw.as_deref().map_or(CaseType::Other, |raw| {
+        let case_type = normalize_case_type(raw, mapping);
+        unmapped_if(LabelField::CaseType, raw, case_type.is_some());
+        case_type.unwrap_or(CaseType::Other)
+    });
 
-    let priority = normalize_priority(spec.get("priority").unwrap_or(&Value::Null));
+    let priority = normalize_priority(spec.get("priority").unwrap_or(&Value::Null), mapping);
+    if let Some(raw) = &priority.raw {
+        unmapped_if(LabelField::Priority, raw, priority.level.is_some());
+    }
 
     let containers: [Option<&Map<String, Value>>; 3] = [Some(spec), metadata, Some(top)];
     let timestamp = |keys: &[&str]| -> Option<DateTime<Utc>> {
@@ -151,5 +191,6 @@ pub fn normalize_case(
         resolved_at: timestamp(RESOLVED_KEYS),
         closed_at: timestamp(CLOSED_KEYS),
         service_id: first_text(spec, &["service_id", "serviceId", "service"]).map(trim_owned),
+        unmapped,
     })
 }

@@ -1,10 +1,13 @@
 //! Labels to canonical values: a case's state and type, matched case-insensitively with every
-//! run of non-alphanumeric characters counting as one space.
+//! run of non-alphanumeric characters counting as one space; an operator [`Mapping`] first, then
+//! the built-in tables.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use super::mapping::Mapping;
 
 /// Normalized kind of case. Serializes as `"incident"`, `"service_request"` or `"other"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseType {
     Incident,
@@ -31,7 +34,7 @@ impl CaseType {
 }
 
 /// Normalized life-cycle state of a case. Serializes in snake_case, as [`CaseState::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseState {
     New,
@@ -148,7 +151,8 @@ const STATE_TABLE: &[(CaseState, &[&str])] = &[
     ),
 ];
 
-/// Maps a state label to a [`CaseState`].
+/// Maps a state label to a [`CaseState`]: `mapping` first, then the built-in table; `None` when
+/// neither knows the label (the state is then `unknown`).
 ///
 /// Matching is case-insensitive; every run of characters that are not letters or
 /// digits (spaces, `_`, `-`, `–`, leading/trailing punctuation) counts as one space,
@@ -164,32 +168,36 @@ const STATE_TABLE: &[(CaseState, &[&str])] = &[
 /// | `closed` | closed, closed complete, closed completed, completed, complete, closed incomplete, closed skipped |
 /// | `cancelled` | cancelled, canceled, closed cancelled, closed canceled, withdrawn, void |
 ///
-/// Anything else, including numeric ServiceNow state codes such as `"10"`, is
-/// [`CaseState::Unknown`].
-pub fn normalize_state(raw: &str) -> CaseState {
-    let key = canonical(raw);
-    STATE_TABLE
-        .iter()
-        .find(|(_, forms)| forms.contains(&key.as_str()))
-        .map_or(CaseState::Unknown, |(state, _)| *state)
+/// Anything else, including numeric ServiceNow state codes such as `"10"`, is unmapped.
+pub fn normalize_state(raw: &str, mapping: &Mapping) -> Option<CaseState> {
+    mapping.state(raw).or_else(|| {
+        let key = canonical(raw);
+        STATE_TABLE
+            .iter()
+            .find(|(_, forms)| forms.contains(&key.as_str()))
+            .map(|(state, _)| *state)
+    })
 }
 
-/// Maps a case type label to a [`CaseType`] (same matching rules as [`normalize_state`]).
+/// Maps a case type label to a [`CaseType`] (same matching rules as [`normalize_state`]):
+/// `mapping` first, then the built-in table; `None` when neither knows the label (the type is
+/// then `other`).
 ///
 /// | type | accepted forms |
 /// | --- | --- |
 /// | `incident` | incident, inc, incident ticket |
 /// | `service_request` | service request, service_request, service-request, servicerequest, request, sr, ritm, service request ticket |
-/// | `other` | anything else |
-pub fn normalize_case_type(raw: &str) -> CaseType {
-    match canonical(raw).as_str() {
-        "incident" | "inc" | "incident ticket" => CaseType::Incident,
-        "service request"
-        | "servicerequest"
-        | "request"
-        | "sr"
-        | "ritm"
-        | "service request ticket" => CaseType::ServiceRequest,
-        _ => CaseType::Other,
-    }
+pub fn normalize_case_type(raw: &str, mapping: &Mapping) -> Option<CaseType> {
+    mapping
+        .case_type(raw)
+        .or_else(|| match canonical(raw).as_str() {
+            "incident" | "inc" | "incident ticket" => Some(CaseType::Incident),
+            "service request"
+            | "servicerequest"
+            | "request"
+            | "sr"
+            | "ritm"
+            | "service request ticket" => Some(CaseType::ServiceRequest),
+            _ => None,
+        })
 }

@@ -18,7 +18,8 @@
 //!   object, a missing `spec` object, and no obtainable ticket number.
 //! * Everything else degrades gracefully: unknown values are kept verbatim in the
 //!   `*_raw` / `raw` fields and the normalized enum falls back to
-//!   [`CaseState::Unknown`] / [`CaseType::Other`] / `None`.
+//!   [`CaseState::Unknown`] / [`CaseType::Other`] / `None`, the label listed in
+//!   [`CaseData::unmapped`]. An operator [`Mapping`] adds labels (or overrides built-in ones).
 //! * Scalars are read as text: a JSON number or bool where a string is expected
 //!   becomes its textual form (`10` -> `"10"`); empty or whitespace-only strings
 //!   and `null`, arrays and objects count as absent.
@@ -52,11 +53,13 @@
 
 mod case;
 mod labels;
+mod mapping;
 mod priority;
 mod timestamp;
 
-pub use case::{CaseData, normalize_case};
+pub use case::{CaseData, Labels, normalize_case};
 pub use labels::{CaseState, CaseType, normalize_case_type, normalize_state};
+pub use mapping::{LabelField, Mapping, MappingError, Unmapped};
 pub use priority::{Priority, normalize_priority};
 pub use timestamp::parse_timestamp;
 

@@ -1,10 +1,11 @@
 //! A priority value (`"1 - Critical"`, `"P2"`, `3`, `"High"`, ...) to its level on the
-//! ServiceNow scale and its label.
+//! ServiceNow scale and its label, with an operator [`Mapping`] over the built-in reading.
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::labels::canonical;
+use super::mapping::Mapping;
 use crate::text::scalar_text;
 
 /// A case priority on the ServiceNow scale (1 Critical … 5 Planning).
@@ -136,7 +137,34 @@ fn parse_trailing_priority(text: &str) -> Option<(u64, &str)> {
 /// label of the level (1 Critical, 2 High, 3 Moderate, 4 Low, 5 Planning). An
 /// explicit number is kept as the level if it is within 1..=9, else the level is
 /// `None`. Unparsable text gives level `None` and the trimmed text as label.
-pub fn normalize_priority(raw: &Value) -> Priority {
+///
+/// `mapping` then has its say: an entry matching the whole value sets the level, whatever the
+/// built-in reading found; one matching only the label part (`"Emergency"` for
+/// `"0 - Emergency"`) sets it when the built-in reading found no level. A value that still has
+/// no level is unmapped.
+pub fn normalize_priority(raw: &Value, mapping: &Mapping) -> Priority {
+    let mut priority = read_priority(raw);
+    let Some(text) = priority.raw.as_deref() else {
+        return priority;
+    };
+    let mapped = mapping.priority(text).or_else(|| {
+        priority
+            .level
+            .is_none()
+            .then(|| priority.label.as_deref().and_then(|l| mapping.priority(l)))
+            .flatten()
+    });
+    if let Some(level) = mapped {
+        priority.level = Some(level);
+        priority.label = priority
+            .label
+            .or_else(|| canonical_priority_label(level).map(str::to_owned));
+    }
+    priority
+}
+
+/// The built-in reading of a priority value (see [`normalize_priority`]).
+fn read_priority(raw: &Value) -> Priority {
     let Some(raw_text) = scalar_text(raw) else {
         return Priority {
             level: None,

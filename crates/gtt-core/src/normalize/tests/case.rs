@@ -9,8 +9,8 @@ use super::*;
 
 #[test]
 fn documented_example() {
-    let case =
-        normalize_case("142033", &documented_case(), Tz::UTC).unwrap_or_else(|e| panic!("{e}"));
+    let case = normalize_case("142033", &documented_case(), Tz::UTC, &Mapping::new())
+        .unwrap_or_else(|e| panic!("{e}"));
     let expected = CaseData {
         namespace: "142033".into(),
         case_id: Some(CASE_ID.into()),
@@ -33,6 +33,7 @@ fn documented_example() {
         resolved_at: None,
         closed_at: None,
         service_id: None,
+        unmapped: Vec::new(),
     };
     assert_eq!(case, expected);
     assert_eq!(case.change_time(), Some(utc("2025-03-04T10:20:30Z")));
@@ -99,6 +100,7 @@ fn missing_fields_become_none_or_unknown() {
         resolved_at: None,
         closed_at: None,
         service_id: None,
+        unmapped: Vec::new(),
     };
     assert_eq!(case, expected);
     assert_eq!(case.change_time(), None);
@@ -279,7 +281,8 @@ fn namespace_source() {
         ("", json!({ "name": "x", "spec": {} }), ""),
     ];
     for (param, resource, expected) in rows {
-        let case = normalize_case(param, resource, Tz::UTC).unwrap_or_else(|e| panic!("{e}"));
+        let case = normalize_case(param, resource, Tz::UTC, &Mapping::new())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             case.namespace, *expected,
             "param {param:?} resource {resource}"
@@ -373,7 +376,8 @@ fn timestamp_sources_and_fallbacks() {
 fn case_timestamps_use_zone() {
     let london: Tz = "Europe/London".parse().unwrap_or_else(|e| panic!("{e}"));
     let resource = case_with_spec(json!({ "opened_at": "2025-07-04 10:20:30" }));
-    let case = normalize_case("142033", &resource, london).unwrap_or_else(|e| panic!("{e}"));
+    let case = normalize_case("142033", &resource, london, &Mapping::new())
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(case.opened_at, Some(utc("2025-07-04T09:20:30Z")));
 }
 
@@ -415,7 +419,7 @@ fn errors() {
         ),
     ];
     for (name, resource, expected) in rows {
-        let got = normalize_case("142033", &resource, Tz::UTC);
+        let got = normalize_case("142033", &resource, Tz::UTC, &Mapping::new());
         assert_eq!(got, Err(expected), "{name}");
     }
     // Messages are short and carry no payload content.

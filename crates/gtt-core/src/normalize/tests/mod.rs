@@ -3,6 +3,7 @@
 
 mod case;
 mod labels;
+mod mapping;
 mod priority;
 mod timestamp;
 
@@ -47,6 +48,6 @@ pub(super) fn case_with_spec(spec: Value) -> Value {
 }
 
 pub(super) fn norm(resource: &Value) -> CaseData {
-    normalize_case("142033", resource, Tz::UTC)
+    normalize_case("142033", resource, Tz::UTC, &Mapping::new())
         .unwrap_or_else(|e| panic!("normalize_case failed: {e}"))
 }

@@ -150,7 +150,7 @@ fn priority_forms() {
         (json!({"value": 1}), None, None, None),
     ];
     for (raw, level, label, raw_text) in rows {
-        let got = normalize_priority(raw);
+        let got = normalize_priority(raw, &Mapping::new());
         let want = Priority {
             level: *level,
             label: label.map(str::to_owned),
