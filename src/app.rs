@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::gtt::GttClient;
+use crate::http::rejections::{Recorder, Writer};
 use crate::http::{Gateway, Limits};
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
@@ -39,6 +40,8 @@ pub struct Application {
     /// What a secret reload swaps secrets into.
     targets: Targets,
     reloader: Option<Reloader>,
+    /// Writes the records of refused callbacks (`[rejections]`).
+    rejections: Option<Writer>,
 }
 
 impl Application {
@@ -46,13 +49,23 @@ impl Application {
     /// a NATS outage at startup delays readiness, not startup).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let nats = Nats::connect(
+        let mut nats = Nats::connect(
             &settings.nats,
             settings.server.max_body_bytes,
             metrics.clone(),
         )
         .await
         .context("NATS connection settings")?;
+        let (recorder, rejections) = Recorder::new(&settings, &metrics);
+        if rejections.is_some() {
+            let stream =
+                crate::nats::rejections::stream_config(&settings.nats, &settings.rejections);
+            nats.keeper.keep_also(
+                stream,
+                "rejections",
+                "refused callbacks are only counted, not recorded",
+            );
+        }
         let max_connections = crate::http::server::connection_cap(settings.server.max_connections);
         let listener = TcpListener::bind(settings.server.listen)
             .await
@@ -86,8 +99,17 @@ impl Application {
             max_body_bytes: settings.server.max_body_bytes,
             request_timeout: settings.server.request_timeout,
             max_in_flight: settings.server.max_in_flight,
+            max_in_flight_per_namespace: settings.server.namespace_in_flight(),
         };
-        let gateway = Gateway::new(Authenticator::new(&settings), pipeline, metrics, limits);
+        let namespaces = settings.namespaces.iter().map(|ns| ns.name().to_string());
+        let gateway = Gateway::new(
+            Authenticator::new(&settings),
+            pipeline,
+            metrics,
+            recorder,
+            limits,
+            namespaces,
+        );
         let targets = Targets {
             gateway: gateway.clone(),
             gtt,
@@ -105,6 +127,7 @@ impl Application {
             reconciler,
             targets,
             reloader: None,
+            rejections,
         })
     }
 
@@ -146,6 +169,7 @@ impl Application {
             reconciler,
             targets: _,
             reloader,
+            rejections,
         } = self;
         tracing::info!(
             listen = %listener.local_addr()?,
@@ -161,6 +185,8 @@ impl Application {
         let registrar = registrar.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let reconciler = reconciler.map(|r| tokio::spawn(r.run(shutdown.clone())));
         let reloader = reloader.map(|r| tokio::spawn(r.run(shutdown.clone())));
+        let rejections =
+            rejections.map(|w| tokio::spawn(w.run(publisher.clone(), shutdown.clone())));
         let stop_accepting = {
             let (token, gateway) = (shutdown.clone(), gateway.clone());
             async move {
@@ -200,7 +226,12 @@ impl Application {
             Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
             Err(_) => tracing::warn!("Shutdown grace period over; abandoning open requests"),
         }
-        for task in registrar.into_iter().chain(reconciler).chain(reloader) {
+        for task in registrar
+            .into_iter()
+            .chain(reconciler)
+            .chain(reloader)
+            .chain(rejections)
+        {
             let _ = tokio::time::timeout_at(deadline.into(), task).await;
         }
         if tokio::time::timeout_at(deadline.into(), publisher.drain())

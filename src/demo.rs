@@ -1,6 +1,7 @@
 //! The embedded default (`gtt-gateway` with no arguments and no config): the GTT sandbox
-//! in-process, the gateway and its registrar against it, a ticket traffic generator, and a live
-//! tail of the events read back from NATS with a periodic summary, until Ctrl-C.
+//! in-process (with the delivery faults asked for), the gateway with its registrar and poller
+//! against it, a ticket traffic generator, and a live tail of the events read back from NATS
+//! with a periodic summary (what polling recovered included), until Ctrl-C.
 
 use std::time::Duration;
 
@@ -21,11 +22,17 @@ const PREFERRED_PORT: u16 = 8080;
 /// How often the summary line is printed.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
-/// Run the demo until Ctrl-C. `nats_url` is the NATS to try first.
-pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Run the demo until Ctrl-C. `nats_url` is the NATS to try first; `sandbox` is the GTT
+/// sandbox's configuration ([`sandbox_config`], with faults as asked).
+pub async fn run(
+    nats_url: String,
+    sandbox: SandboxConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let (nats_url, _private_nats) = find_nats(&nats_url).await?;
 
-    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), demo_sandbox_config()).await?;
+    let faults = faults(&sandbox);
+    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into(), sandbox).await?;
     let port = if std::net::TcpListener::bind(("127.0.0.1", PREFERRED_PORT)).is_ok() {
         PREFERRED_PORT
     } else {
@@ -38,7 +45,8 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
         port,
         &secret,
         &NAMESPACES,
-        "[registrar]\ninterval = \"30s\"\n[log]\nformat = \"pretty\"\nlevel = \"warn\"\n",
+        "[registrar]\ninterval = \"30s\"\n[reconcile]\nenabled = true\ninterval = \"5s\"\n\
+         [log]\nformat = \"pretty\"\nlevel = \"warn\"\n",
     )?;
     let stream_name = settings.nats.stream.clone();
     let app = Application::build(settings).await?;
@@ -46,6 +54,8 @@ pub async fn run(nats_url: String, shutdown: CancellationToken) -> anyhow::Resul
     let gateway = app.gateway().clone();
     println!("gtt-gateway demo");
     println!("  GTT sandbox   {}", sandbox.base_url());
+    println!("  faults        {faults}");
+    println!("  polling       every 5 s (fills in lost webhooks)");
     println!(
         "  gateway       http://{} (metrics at /metrics)",
         app.local_addr()
@@ -120,7 +130,42 @@ fn server_list(urls: &str) -> Vec<&str> {
     urls.split(',').map(str::trim).collect()
 }
 
-fn demo_sandbox_config() -> SandboxConfig {
+/// One line naming the faults in force, e.g. `drop 30%, duplicate 10%, outage 20s every 2m`.
+pub fn faults(config: &SandboxConfig) -> String {
+    let d = &config.delivery;
+    let mut parts: Vec<String> = [
+        ("drop", d.drop_rate),
+        ("drop first attempt", d.drop_first_attempt_rate),
+        ("duplicate", d.duplicate_rate),
+        ("reorder", d.reorder_rate),
+    ]
+    .into_iter()
+    .filter(|(_, share)| *share > 0.0)
+    .map(|(name, share)| format!("{name} {}%", (share * 1000.0).round() / 10.0))
+    .collect();
+    if !d.max_delay.is_zero() {
+        parts.push(format!(
+            "delay up to {}",
+            humantime::format_duration(d.max_delay)
+        ));
+    }
+    if let Some(o) = config.outages {
+        parts.push(format!(
+            "outage {} every {}",
+            humantime::format_duration(o.lasting),
+            humantime::format_duration(o.every)
+        ));
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The demo's sandbox: its namespaces, and a little of real life in its deliveries (the
+/// `demo` command's fault flags change them).
+pub fn sandbox_config() -> SandboxConfig {
     // Ticket numbers that differ from run to run, so a NATS kept between runs (with its ticket
     // state) never sees a new run's tickets as changes of an old run's.
     let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or_default();
@@ -148,12 +193,27 @@ pub fn settings_for_sandbox(
     namespaces: &[&str],
     extra: &str,
 ) -> Result<Settings, crate::config::ConfigError> {
+    let extra = format!("{}\n{extra}", sandbox.gtt_config_toml());
+    Settings::from_toml(&local_gateway_toml(
+        nats_url, port, secret, namespaces, &extra,
+    ))
+}
+
+/// The configuration (TOML) of a gateway on 127.0.0.1:`port` (also its public URL),
+/// publishing to `nats_url`, accepting `namespaces`; `extra` is appended.
+pub fn local_gateway_toml(
+    nats_url: &str,
+    port: u16,
+    secret: &str,
+    namespaces: &[&str],
+    extra: &str,
+) -> String {
     let namespaces = namespaces
         .iter()
         .map(|n| format!("\"{n}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    Settings::from_toml(&format!(
+    format!(
         r#"
 namespaces = [{namespaces}]
 [server]
@@ -163,11 +223,9 @@ url = "{nats_url}"
 [callbacks]
 public_url = "http://127.0.0.1:{port}"
 secret = "{secret}"
-{gtt}
 {extra}
-"#,
-        gtt = sandbox.gtt_config_toml(),
-    ))
+"#
+    )
 }
 
 async fn wait_for_stream(
@@ -223,7 +281,7 @@ async fn tail(
     }
 }
 
-/// `10:20:31  gtt.142033.case.updated.CS0074187  in_progress  P2 High  incident  "MPLS down"`.
+/// `10:20:31  webhook  gtt.142033.case.updated.CS0074187  in_progress  P2 High  incident  "MPLS down"`.
 fn event_line(subject: &str, payload: &[u8]) -> String {
     let Ok(event) = serde_json::from_slice::<serde_json::Value>(payload) else {
         return format!(
@@ -248,8 +306,9 @@ fn event_line(subject: &str, payload: &[u8]) -> String {
         _ => String::new(),
     };
     format!(
-        "{}  {:<40} {:<17} {:<12} {:<16} {:?}{changed}",
+        "{}  {:<7}  {:<40} {:<17} {:<12} {:<16} {:?}{changed}",
         chrono::Utc::now().format("%H:%M:%S"),
+        text(&event["gttorigin"]),
         subject,
         text(&data["state"]),
         priority,
@@ -261,13 +320,15 @@ fn event_line(subject: &str, payload: &[u8]) -> String {
 fn summary_line(seen: u64, metrics: &Metrics, sandbox: &Sandbox) -> String {
     let stats = sandbox.stats();
     format!(
-        "-- {seen} events read back | callbacks: {} stored, {} duplicates suppressed, {} dead-lettered, {} refused | webhooks in place: {} | sandbox deliveries: {} ok, {} failed",
+        "-- {seen} events read back | callbacks: {} stored, {} duplicates suppressed, {} dead-lettered, {} refused | recovered by polling: {} | webhooks in place: {} | sandbox deliveries: {} ok, {} failed, {} dropped",
         metrics.callbacks_with_outcome(Outcome::Accepted),
         metrics.callbacks_with_outcome(Outcome::Duplicate),
         metrics.callbacks_with_outcome(Outcome::DeadLettered),
         metrics.callbacks_with_outcome(Outcome::Unauthorized),
+        metrics.recovered_by_polling(),
         metrics.subscriptions_in_place(),
         stats.deliveries_succeeded,
         stats.deliveries_failed,
+        stats.deliveries_dropped,
     )
 }

@@ -10,16 +10,18 @@
 //! - [`config`]: settings from defaults, a TOML file and the environment, one module per
 //!   section, checked and parsed once.
 //! - [`app`]: builds the gateway from the settings and runs it until shutdown.
-//! - [`http`]: the HTTP server and its limits, the callback endpoint, `/healthz`, `/readyz`,
-//!   `/metrics`, error answers.
+//! - [`http`]: the HTTP server and its limits (the in-flight bounds, per namespace too), the
+//!   callback endpoint, `/healthz`, `/readyz`, `/metrics`, error answers, the record of refused
+//!   callbacks.
 //! - [`auth`]: callback authentication (route, capability token, body signature).
 //! - [`ingest`]: the pipeline from an authenticated resource to a stored event, shared by
 //!   callbacks and the poller.
 //! - [`nats`]: the connection, the stream and bucket keeper, the publisher, ticket records and
-//!   leases in the bucket.
+//!   leases in the bucket, the rejections stream, reading for operator commands.
 //! - [`gtt`]: GTT's API: OAuth2 tokens, the REST client, resource shapes.
 //! - [`registrar`]: keeps GTT's webhook subscriptions as configured.
-//! - [`reconcile`]: the polling fallback (one poll = one listing of a namespace's changes).
+//! - [`reconcile`]: the polling fallback (one poll = one sweep of a namespace's changes; a
+//!   backfill sweeps a window the same way).
 //! - [`reload`]: live secret reload (SIGHUP, changed secret files) without a restart.
 //! - `unmapped`: GTT labels no mapping covers, counted and logged once.
 //! - `replay`: dead letters and events with unmapped labels, run through the pipeline again.

@@ -72,6 +72,9 @@ pub struct Metrics {
     pub reconcile_recovered: IntCounterVec,
     /// `gtt_gateway_reconcile_lag_seconds{namespace}`: age of the last successful poll's start.
     pub reconcile_lag: prometheus::GaugeVec,
+    /// `gtt_gateway_rejection_records_total{outcome}`: records of refused callbacks
+    /// (`recorded`, `dropped` over the rate limit, `failed` to store).
+    pub rejection_records: IntCounterVec,
     /// `gtt_gateway_connections_open`: HTTP connections open now.
     pub connections_open: IntGauge,
     /// `gtt_gateway_connections_closed_total{reason}`: connections the gateway closed on its own
@@ -173,6 +176,11 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            rejection_records: r.counters(
+                "rejection_records_total",
+                "Records of refused callbacks: recorded, dropped (over the rate limit), failed.",
+                &["outcome"],
+            ),
             connections_open: r.gauge("connections_open", "HTTP connections open now."),
             connections_closed: r.counters(
                 "connections_closed_total",
@@ -197,6 +205,9 @@ impl Metrics {
         for field in gtt_core::normalize::LabelField::ALL {
             metrics.unmapped_values.with_label_values(&[field.as_str()]);
         }
+        for outcome in crate::http::rejections::OUTCOMES {
+            metrics.rejection_records.with_label_values(&[outcome]);
+        }
         metrics
     }
 
@@ -218,29 +229,21 @@ impl Metrics {
 
     /// Callbacks counted with `outcome`, over every other label.
     pub fn callbacks_with_outcome(&self, outcome: Outcome) -> u64 {
-        use prometheus::core::Collector;
-        self.callbacks
-            .collect()
-            .iter()
-            .flat_map(|family| family.get_metric())
-            .filter(|m| {
-                m.get_label()
-                    .iter()
-                    .any(|l| l.name() == "outcome" && l.value() == outcome.as_str())
-            })
-            .map(|m| m.get_counter().get_value() as u64)
-            .sum()
+        sum(&self.callbacks, |m| {
+            m.get_label()
+                .iter()
+                .any(|l| l.name() == "outcome" && l.value() == outcome.as_str())
+        }) as u64
     }
 
     /// Webhook subscriptions currently in place at GTT.
     pub fn subscriptions_in_place(&self) -> i64 {
-        use prometheus::core::Collector;
-        self.subscriptions
-            .collect()
-            .iter()
-            .flat_map(|family| family.get_metric())
-            .map(|m| m.get_gauge().get_value() as i64)
-            .sum()
+        sum(&self.subscriptions, |_| true) as i64
+    }
+
+    /// Events stored by polling that no webhook had delivered, over every namespace.
+    pub fn recovered_by_polling(&self) -> u64 {
+        sum(&self.reconcile_recovered, |_| true) as u64
     }
 
     /// The Prometheus text exposition of every metric.
@@ -251,6 +254,20 @@ impl Metrics {
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
+}
+
+/// The sum of the values (counter or gauge) of `collector`'s series that `keep` keeps.
+fn sum(
+    collector: &impl prometheus::core::Collector,
+    keep: impl Fn(&prometheus::proto::Metric) -> bool,
+) -> f64 {
+    collector
+        .collect()
+        .iter()
+        .flat_map(|family| family.get_metric())
+        .filter(|m| keep(m))
+        .map(|m| m.get_counter().get_value() + m.get_gauge().get_value())
+        .sum()
 }
 
 /// Creates metrics and registers them in one step.

@@ -42,13 +42,40 @@ pub(crate) struct Reconciler {
     instance: String,
 }
 
-/// What one poll of a namespace did.
+/// Which listed cases a sweep stores: those GTT lists as changed since `since` (whole seconds,
+/// in GTT's own form), less those changed after `until`, when set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What a sweep of a namespace's case list did (so far, while it runs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct PollReport {
-    pub seen: usize,
-    /// Stored by this poll (no webhook had delivered them).
-    pub recovered: usize,
+pub(crate) struct Tally {
     pub pages: usize,
+    /// Cases listed.
+    pub seen: usize,
+    /// Stored now: no webhook (or earlier sweep) had delivered them.
+    pub stored: usize,
+    /// Already stored (JetStream held the id).
+    pub already_stored: usize,
+    pub dead_lettered: usize,
+    /// Listed, but changed after the window's `until`.
+    pub after_window: usize,
+    /// Not stored (publishing failed); only counted when the sweep goes on past failures.
+    pub errors: usize,
+    /// The newest believable change time among the cases listed.
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// What a sweep does when a case cannot be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnStoreError {
+    /// End the sweep with the error (a poll: the watermark must not pass the case).
+    Stop,
+    /// Count it and go on (a backfill: the operator runs it again).
+    Count,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,15 +139,15 @@ impl Reconciler {
                         self.count(namespace, "standby");
                         self.settings.interval
                     }
-                    Ok(Some((started, report))) => {
+                    Ok(Some((started, tally))) => {
                         self.count(namespace, "ok");
                         backoff.reset();
                         last_success = Some(started);
-                        if report.recovered > 0 {
+                        if tally.stored > 0 {
                             tracing::info!(
                                 namespace,
-                                recovered = report.recovered,
-                                seen = report.seen,
+                                recovered = tally.stored,
+                                seen = tally.seen,
                                 "Polling recovered changes webhooks missed"
                             );
                         }
@@ -158,7 +185,7 @@ impl Reconciler {
     }
 
     /// Poll once if this replica holds (or takes) the namespace's lease.
-    async fn turn(&self, namespace: &str) -> Result<Option<(Instant, PollReport)>, PollError> {
+    async fn turn(&self, namespace: &str) -> Result<Option<(Instant, Tally)>, PollError> {
         if !self
             .leases
             .acquire(namespace, &self.instance, self.settings.lease_ttl)
@@ -167,12 +194,12 @@ impl Reconciler {
             return Ok(None);
         }
         let started = Instant::now();
-        let report = self.poll_once(namespace).await?;
-        Ok(Some((started, report)))
+        let tally = self.poll_once(namespace).await?;
+        Ok(Some((started, tally)))
     }
 
     /// List everything changed since the watermark (minus the overlap) and store it.
-    pub(crate) async fn poll_once(&self, namespace: &str) -> Result<PollReport, PollError> {
+    pub(crate) async fn poll_once(&self, namespace: &str) -> Result<Tally, PollError> {
         let poll_started = Utc::now();
         // A watermark too far ahead to be believed would hide every later change: start over.
         let watermark = match self
@@ -184,14 +211,36 @@ impl Reconciler {
             Some(at) => at,
             None => poll_started - to_chrono(self.settings.lookback),
         };
-        let since = watermark - to_chrono(self.settings.overlap);
+        let window = Window {
+            since: watermark - to_chrono(self.settings.overlap),
+            until: None,
+        };
+        let tally = self
+            .sweep(namespace, window, OnStoreError::Stop, |_| {})
+            .await?;
+        let newest = tally.newest.map_or(watermark, |at| at.max(watermark));
+        self.leases.set_watermark(namespace, newest).await?;
+        Ok(tally)
+    }
+
+    /// List the cases GTT changed in `window`, page by page (at most
+    /// `reconcile.max_requests_per_second` list calls), and store each through the pipeline;
+    /// `progress` sees the tally after every page. The poller's and the backfill's one path.
+    pub(crate) async fn sweep(
+        &self,
+        namespace: &str,
+        window: Window,
+        on_error: OnStoreError,
+        mut progress: impl FnMut(&Tally),
+    ) -> Result<Tally, PollError> {
+        let started = Utc::now();
         // GTT's own timestamp form, in the zone its zone-less timestamps are read in.
-        let since_text = since
+        let since_text = window
+            .since
             .with_timezone(&self.pipeline.zone())
             .format("%Y-%m-%d %H:%M:%S")
             .to_string();
-        let mut report = PollReport::default();
-        let mut newest = watermark;
+        let mut tally = Tally::default();
         let mut cursor: Option<String> = None;
         let min_gap = Duration::from_secs(1) / self.settings.max_requests_per_second.max(1);
         let mut last_request: Option<Instant> = None;
@@ -210,24 +259,39 @@ impl Reconciler {
                     cursor.as_deref(),
                 )
                 .await?;
-            report.pages += 1;
+            tally.pages += 1;
             for item in &page.items {
-                report.seen += 1;
+                tally.seen += 1;
                 let parsed: Value = serde_json::from_str(item.get()).unwrap_or_default();
-                if let Some(at) = updated_at(&parsed, self.pipeline.zone())
-                    .and_then(|at| believable(at, poll_started))
-                {
-                    newest = newest.max(at);
+                let changed = updated_at(&parsed, self.pipeline.zone());
+                if let Some(at) = changed.and_then(|at| believable(at, started)) {
+                    tally.newest = Some(tally.newest.map_or(at, |newest| newest.max(at)));
                 }
-                let stored = self.store(namespace, item, poll_action(&parsed)).await?;
-                if !stored.duplicate && stored.dead_letter.is_none() {
-                    report.recovered += 1;
-                    self.metrics
-                        .reconcile_recovered
-                        .with_label_values(&[namespace])
-                        .inc();
+                if window
+                    .until
+                    .is_some_and(|until| changed.is_some_and(|at| at > until))
+                {
+                    tally.after_window += 1;
+                    continue;
+                }
+                match self.store(namespace, item, poll_action(&parsed)).await {
+                    Ok(stored) if stored.duplicate => tally.already_stored += 1,
+                    Ok(stored) if stored.dead_letter.is_some() => tally.dead_lettered += 1,
+                    Ok(_) => {
+                        tally.stored += 1;
+                        self.metrics
+                            .reconcile_recovered
+                            .with_label_values(&[namespace])
+                            .inc();
+                    }
+                    Err(e) if on_error == OnStoreError::Stop => return Err(e),
+                    Err(e) => {
+                        tally.errors += 1;
+                        tracing::warn!(namespace, error = %e, "Case not stored; counted");
+                    }
                 }
             }
+            progress(&tally);
             match page.next {
                 Some(next) if !page.items.is_empty() && cursor.as_ref() != Some(&next) => {
                     cursor = Some(next);
@@ -235,8 +299,7 @@ impl Reconciler {
                 _ => break,
             }
         }
-        self.leases.set_watermark(namespace, newest).await?;
-        Ok(report)
+        Ok(tally)
     }
 
     /// Store one listed case, its raw text as the body (as a webhook would have sent it).

@@ -4,8 +4,6 @@
 //! bucket, so a second replay stores nothing more. Each item reports what became an event and
 //! what is still dead (or unmapped), and why.
 
-use std::time::Duration;
-
 use async_nats::jetstream;
 use bytes::Bytes;
 use gtt_core::event::Origin;
@@ -17,9 +15,6 @@ use serde_json::value::RawValue;
 use crate::config::Settings;
 use crate::ingest::{Pipeline, Received, ReplayOf, Replayed};
 use crate::nats::{Filter, Letter, Letters, Nats, Query, Reader, ReplayLog, utc};
-
-/// How long the command waits for NATS to answer.
-const NATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The replay of one dead letter or stored event.
 #[derive(Debug, Clone, Serialize)]
@@ -115,8 +110,12 @@ impl Replayer {
     /// Connect as `settings` say (the streams and the bucket must exist; nothing is created or
     /// changed); with `dry_run`, nothing will be stored.
     pub(crate) async fn connect(settings: &Settings, dry_run: bool) -> anyhow::Result<Self> {
-        let nats =
-            Nats::for_command(&settings.nats, settings.server.max_body_bytes, NATS_TIMEOUT).await?;
+        let nats = Nats::for_command(
+            &settings.nats,
+            settings.server.max_body_bytes,
+            crate::nats::COMMAND_TIMEOUT,
+        )
+        .await?;
         if !nats.leases.is_available() {
             anyhow::bail!(
                 "the state bucket {} (nats.state_bucket) does not exist, and replays are \

@@ -15,8 +15,6 @@ use crate::metrics::Metrics;
 use crate::nats::{Filter, Inspector, LastEvent, Letters, StoreUsage};
 use crate::registrar::{Listed, Registrar};
 
-/// How long NATS may take to answer the connect.
-const NATS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long GTT may take to list a namespace's webhooks.
 const GTT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -88,7 +86,7 @@ pub(crate) async fn gather(settings: &Settings) -> Report {
         nats_reachable: false,
     };
     webhooks(settings, &mut report).await;
-    match crate::nats::client(&settings.nats, NATS_TIMEOUT).await {
+    match crate::nats::client(&settings.nats, crate::nats::COMMAND_TIMEOUT).await {
         Ok(client) => {
             report.nats_reachable = true;
             from_nats(

@@ -1,9 +1,10 @@
 //! `gtt-gateway callback-url`: the URL (with its capability token) to register at GTT by hand.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use gtt_core::token::{MAX_SEGMENT_BYTES, is_route_segment};
+
+use crate::config::Settings;
 
 #[derive(clap::Args)]
 pub(super) struct Args {
@@ -16,11 +17,7 @@ pub(super) struct Args {
     action: String,
 }
 
-pub(super) fn run(config: Option<&Path>, args: &Args) -> ExitCode {
-    let settings = match super::load_settings(config) {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
+pub(super) fn run(settings: &Settings, args: &Args) -> ExitCode {
     let Some(public_url) = &settings.callbacks.public_url else {
         eprintln!(
             "gtt-gateway: invalid configuration: callbacks.public_url: required to build callback URLs"
@@ -42,7 +39,7 @@ pub(super) fn run(config: Option<&Path>, args: &Args) -> ExitCode {
 }
 
 /// A namespace, kind or action of a callback route, as the gateway accepts them.
-fn route_segment(value: &str) -> Result<String, String> {
+pub(super) fn route_segment(value: &str) -> Result<String, String> {
     if is_route_segment(value) {
         Ok(value.to_string())
     } else {

@@ -1,17 +1,22 @@
 //! The `gtt-gateway` command line: parsing, the one async runtime, and one module per
 //! subcommand. Configuration errors exit with 78 (sysexits `EX_CONFIG`) and name the key.
 
+mod backfill;
 mod callback_url;
 mod check_config;
 mod deadletter;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod faults;
 mod healthcheck;
 mod output;
+mod rejections;
 mod serve;
 mod status;
 mod subscriptions;
-mod when;
+mod tickets;
+mod time;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -47,6 +52,16 @@ enum Command {
     CheckConfig,
     /// Exit 0 when the gateway's /healthz answers 200 (for container HEALTHCHECKs; no curl needed).
     Healthcheck(healthcheck::Args),
+    /// Store what GTT holds for a time window through the polling path (nothing is stored
+    /// twice): for onboarding and after long outages.
+    Backfill(backfill::Args),
+    /// Look a ticket up: its current state and its event history.
+    Tickets {
+        #[command(subcommand)]
+        action: tickets::Action,
+    },
+    /// List the refused callbacks (evidence of a wrong URL or secret; never tokens or bodies).
+    Rejections(rejections::Args),
     /// Inspect or fix the webhook subscriptions at GTT.
     Subscriptions {
         #[command(subcommand)]
@@ -60,11 +75,11 @@ enum Command {
         #[command(subcommand)]
         action: deadletter::Action,
     },
-    /// The embedded default: GTT sandbox + gateway + registrar + ticket traffic, with a live
-    /// tail of the events read back from NATS (what running with no arguments does).
+    /// The embedded default: GTT sandbox + gateway + registrar + poller + ticket traffic, with
+    /// a live tail of the events read back from NATS (what running with no arguments does).
     #[cfg(feature = "demo")]
-    Demo,
-    /// Run the GTT sandbox alone (a stand-in for GTT's API, for tests and experiments).
+    Demo(demo::DemoArgs),
+    /// Run the GTT sandbox alone (a stand-in for GTT's API, for tests and rehearsing faults).
     #[cfg(feature = "demo")]
     Sandbox(demo::SandboxArgs),
 }
@@ -75,14 +90,19 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_deref();
     match cli.command.unwrap_or_else(|| default_command(config)) {
         Command::Serve => serve::run(config),
-        Command::CallbackUrl(args) => callback_url::run(config, &args),
+        Command::CallbackUrl(args) => with_settings(config, |s| callback_url::run(&s, &args)),
         Command::CheckConfig => check_config::run(config),
         Command::Healthcheck(args) => healthcheck::run(&args),
-        Command::Subscriptions { action } => subscriptions::run(config, action),
-        Command::Deadletter { action } => deadletter::run(config, action),
-        Command::Status(args) => status::run(config, &args),
+        Command::Subscriptions { action } => {
+            with_settings(config, |s| subscriptions::run(&s, action))
+        }
+        Command::Deadletter { action } => with_settings(config, |s| deadletter::run(&s, action)),
+        Command::Status(args) => with_settings(config, |s| status::run(&s, &args)),
+        Command::Backfill(args) => with_settings(config, |s| backfill::run(&s, &args)),
+        Command::Tickets { action } => with_settings(config, |s| tickets::run(&s, action)),
+        Command::Rejections(args) => with_settings(config, |s| rejections::run(&s, &args)),
         #[cfg(feature = "demo")]
-        Command::Demo => demo::run_demo(),
+        Command::Demo(args) => demo::run_demo(&args),
         #[cfg(feature = "demo")]
         Command::Sandbox(args) => demo::run_sandbox(args),
     }
@@ -93,7 +113,7 @@ fn default_command(config: Option<&Path>) -> Command {
     let configured = config.is_some() || std::env::var_os(crate::config::CONFIG_ENV).is_some();
     #[cfg(feature = "demo")]
     if !configured {
-        return Command::Demo;
+        return Command::Demo(demo::DemoArgs::default());
     }
     let _ = configured;
     Command::Serve
@@ -105,6 +125,36 @@ fn load_settings(config: Option<&Path>) -> Result<Settings, ExitCode> {
         eprintln!("gtt-gateway: {e}");
         ExitCode::from(EXIT_CONFIG)
     })
+}
+
+/// `Ok` when no key is `missing`; else the configuration error naming them, as printed.
+fn require(missing: &[&str], purpose: &str) -> Result<(), ExitCode> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "gtt-gateway: invalid configuration: {}: required {purpose}",
+        missing.join(", ")
+    );
+    Err(ExitCode::from(EXIT_CONFIG))
+}
+
+/// Run a command that needs the settings, or exit as [`load_settings`] says.
+fn with_settings(config: Option<&Path>, run: impl FnOnce(Settings) -> ExitCode) -> ExitCode {
+    load_settings(config).map_or_else(|code| code, run)
+}
+
+/// JetStream on the gateway's NATS, for an operator command (the server must answer within
+/// [`crate::nats::COMMAND_TIMEOUT`]).
+async fn jetstream(settings: &Settings) -> anyhow::Result<async_nats::jetstream::Context> {
+    let client = crate::nats::client(&settings.nats, crate::nats::COMMAND_TIMEOUT).await?;
+    Ok(async_nats::jetstream::new(client))
+}
+
+/// A wrong argument, or a wrong combination: say which, exit 2 like any other usage error.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("gtt-gateway: {message}");
+    ExitCode::from(2)
 }
 
 /// Run `work` on the process's async runtime (multi-threaded, every driver enabled).

@@ -2,12 +2,12 @@
 //! [`crate::status`]), as tables, or as JSON. Exits 1 when NATS did not answer, else 0 (what GTT
 //! could not tell is listed, not fatal).
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use bytesize::ByteSize;
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use crate::config::Settings;
 use crate::nats::StoreUsage;
 use crate::status::{Namespace, Report, gather};
 
@@ -18,13 +18,9 @@ pub(super) struct Args {
     json: bool,
 }
 
-pub(super) fn run(config: Option<&Path>, args: &Args) -> ExitCode {
-    let settings = match super::load_settings(config) {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
+pub(super) fn run(settings: &Settings, args: &Args) -> ExitCode {
     super::block_on(async move {
-        let report = gather(&settings).await;
+        let report = gather(settings).await;
         if args.json {
             super::output::json(&report);
         } else {

@@ -1,10 +1,10 @@
 //! `gtt-gateway subscriptions list|sync|prune`: the webhooks at GTT, as the registrar sees them.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::registrar::{Change, Registrar, redact_url};
 
@@ -30,22 +30,13 @@ pub(super) enum Action {
     },
 }
 
-pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
-    let settings = match super::load_settings(config) {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
-    let missing = settings.registrar_missing();
-    if !missing.is_empty() {
-        eprintln!(
-            "gtt-gateway: invalid configuration: {}: required to manage subscriptions",
-            missing.join(", ")
-        );
-        return ExitCode::from(super::EXIT_CONFIG);
+pub(super) fn run(settings: &Settings, action: Action) -> ExitCode {
+    if let Err(code) = super::require(&settings.registrar_missing(), "to manage subscriptions") {
+        return code;
     }
     let metrics = Metrics::new();
-    let client = crate::gtt::GttClient::from_settings(&settings, &metrics);
-    let Some(registrar) = Registrar::new(&settings, client, metrics) else {
+    let client = crate::gtt::GttClient::from_settings(settings, &metrics);
+    let Some(registrar) = Registrar::new(settings, client, metrics) else {
         return ExitCode::from(super::EXIT_CONFIG);
     };
     super::block_on(async {

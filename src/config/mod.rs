@@ -5,7 +5,7 @@
 //! - [`server`]: `[server]`; [`nats`]: `[nats]`, with [`nats_auth`] (TLS, credentials);
 //!   [`callbacks`]: `[callbacks]` and `namespaces` (signature verifiers are built here, once);
 //!   [`gtt`]: `[gtt]`; [`registrar`]: `subscriptions` and `[registrar]`; [`reconcile`]:
-//!   `[reconcile]`; [`mapping`]: `[mapping]`; [`log`]: `[log]`.
+//!   `[reconcile]`; [`rejections`]: `[rejections]`; [`mapping`]: `[mapping]`; [`log`]: `[log]`.
 //! - `changes`: what a fresh load changes against the running settings, by key (for the live
 //!   secret reload).
 //!
@@ -23,6 +23,7 @@ pub mod nats;
 pub mod nats_auth;
 pub mod reconcile;
 pub mod registrar;
+pub mod rejections;
 pub mod server;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ pub use nats::{NatsSettings, NatsUrls};
 pub use nats_auth::{NatsAuth, NatsTls};
 pub use reconcile::ReconcileSettings;
 pub use registrar::{RegistrarSettings, Subscription};
+pub use rejections::RejectionSettings;
 pub use server::ServerSettings;
 
 /// Prefix of every environment override, e.g. `GTT_GATEWAY_NATS__URL`.
@@ -98,6 +100,8 @@ pub struct Settings {
     #[serde(default)]
     pub mapping: MappingSettings,
     #[serde(default)]
+    pub rejections: RejectionSettings,
+    #[serde(default)]
     pub log: LogSettings,
 }
 
@@ -145,6 +149,7 @@ impl Settings {
         self.registrar.validate(&self.subscriptions)?;
         self.reconcile.validate()?;
         self.mapping.resolve()?;
+        self.rejections.validate()?;
         self.log.validate()
     }
 

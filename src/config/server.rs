@@ -17,6 +17,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Callbacks processed at once; more get `429` with `Retry-After`.
     pub max_in_flight: usize,
+    /// Callbacks of one namespace processed at once (default: half of `max_in_flight`), so
+    /// that one namespace cannot take every slot; more get `429` for that namespace only.
+    pub max_in_flight_per_namespace: Option<usize>,
     /// Whole-request deadline, from the complete request head to the answer (reading the body,
     /// checking it, storing the event); must exceed `nats.publish_timeout`.
     #[serde(with = "humantime_serde")]
@@ -52,6 +55,7 @@ impl Default for ServerSettings {
             // default max_payload (1 MiB) as a dead letter.
             max_body_bytes: 1024 * 1024 - crate::nats::MESSAGE_HEADROOM,
             max_in_flight: 1024,
+            max_in_flight_per_namespace: None,
             request_timeout: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(20),
             header_read_timeout: Duration::from_secs(10),
@@ -65,6 +69,12 @@ impl Default for ServerSettings {
 }
 
 impl ServerSettings {
+    /// The per-namespace in-flight bound in force: as set, else half of `max_in_flight`.
+    pub fn namespace_in_flight(&self) -> usize {
+        self.max_in_flight_per_namespace
+            .unwrap_or(self.max_in_flight.div_ceil(2))
+    }
+
     /// `publish_timeout`: a request must have time for one publish.
     pub(super) fn validate(&self, publish_timeout: Duration) -> Result<(), ConfigError> {
         if self.request_timeout <= publish_timeout {
@@ -91,6 +101,14 @@ impl ServerSettings {
             if value < min {
                 return Err(ConfigError::new(key, format!("must be at least {min}")));
             }
+        }
+        if let Some(bound) = self.max_in_flight_per_namespace
+            && !(1..=self.max_in_flight).contains(&bound)
+        {
+            return Err(ConfigError::new(
+                "server.max_in_flight_per_namespace",
+                "must be between 1 and server.max_in_flight",
+            ));
         }
         Ok(())
     }

@@ -28,6 +28,7 @@ fn minimal_config_gets_documented_defaults() {
     assert_eq!(s.server.max_header_bytes, 16 * 1024);
     assert_eq!(s.server.max_headers, 100);
     assert_eq!(s.server.max_drain_bytes, 8 * 1024 * 1024);
+    assert_eq!(s.server.namespace_in_flight(), 512);
     assert_eq!(s.nats.stream, "GTT_EVENTS");
     assert_eq!(s.nats.subject_prefix, "gtt");
     assert!(s.nats.manage_stream);
@@ -106,6 +107,8 @@ fn errors_name_the_offending_key() {
         ("max_connections", "0"),
         ("max_header_bytes", "512"),
         ("max_headers", "2"),
+        ("max_in_flight_per_namespace", "0"),
+        ("max_in_flight_per_namespace", "1025"),
     ] {
         assert_eq!(
             err_key(&format!("{MINIMAL}\n[server]\n{key} = {value}\n")),

@@ -7,7 +7,8 @@
 //!
 //! `server.request_timeout` bounds the whole request from its complete head: `408` while the
 //! body is still arriving, `503` + `Retry-After` when the event is not confirmed stored by then.
-//! Every callback ends in one [`Verdict`], which is logged, counted and answered in one place.
+//! Every callback ends in one [`Verdict`], which is logged, counted, answered and, when it
+//! is a refusal, recorded (`rejections`) in one place.
 
 use std::time::Instant;
 
@@ -17,13 +18,15 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use gtt_core::event::Origin;
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::Gateway;
 use super::encoding::{self, Coding, DecodeError};
 use super::problem::Problem;
+use super::rejections::Refusal;
+use super::{Crowded, Gateway};
 use crate::auth::AuthFailure;
 use crate::ingest::{Ingested, Received};
 use crate::metrics::{Outcome, UNKNOWN};
@@ -34,7 +37,7 @@ use crate::throttle::Throttle;
 enum Verdict {
     Unauthorized(AuthFailure),
     UnsupportedEncoding,
-    Overloaded,
+    Overloaded(Crowded),
     TooLarge(usize),
     /// The body could not be read (connection cut, bad framing) or decoded.
     BadBody(Option<Coding>),
@@ -67,11 +70,28 @@ impl Verdict {
             | Verdict::TooLarge(_)
             | Verdict::BadBody(_)
             | Verdict::BodyTimeout => Outcome::Rejected,
-            Verdict::Overloaded => Outcome::Overloaded,
+            Verdict::Overloaded(_) => Outcome::Overloaded,
             Verdict::NotConfirmed | Verdict::NotStored(_) => Outcome::Unavailable,
             Verdict::Stored(s) if s.duplicate => Outcome::Duplicate,
             Verdict::Stored(s) if s.dead_letter.is_some() => Outcome::DeadLettered,
             Verdict::Stored(_) => Outcome::Accepted,
+        }
+    }
+
+    /// Why the callback was refused, for its record; `None` when it was stored, or turned away
+    /// for the gateway's own reasons (load, storage).
+    fn refusal(&self) -> Option<&'static str> {
+        match self {
+            Verdict::Unauthorized(failure) => Some(failure.reason()),
+            Verdict::UnsupportedEncoding => Some("unsupported_encoding"),
+            Verdict::TooLarge(_) => Some("too_large"),
+            Verdict::BadBody(None) => Some("unreadable_body"),
+            Verdict::BadBody(Some(_)) => Some("corrupt_encoding"),
+            Verdict::BodyTimeout => Some("body_timeout"),
+            Verdict::Overloaded(_)
+            | Verdict::NotConfirmed
+            | Verdict::NotStored(_)
+            | Verdict::Stored(_) => None,
         }
     }
 
@@ -90,7 +110,13 @@ impl Verdict {
             Verdict::UnsupportedEncoding => {
                 tracing::warn!("Callback refused: unsupported Content-Encoding");
             }
-            Verdict::Overloaded => tracing::warn!("Callback refused: too many in flight"),
+            Verdict::Overloaded(Crowded::Total) => {
+                tracing::warn!("Callback refused: too many in flight (server.max_in_flight)");
+            }
+            Verdict::Overloaded(Crowded::Namespace) => tracing::warn!(
+                "Callback refused: too many of its namespace in flight \
+                 (server.max_in_flight_per_namespace)"
+            ),
             Verdict::TooLarge(_) | Verdict::BodyTimeout | Verdict::BadBody(None) => {}
             Verdict::BadBody(Some(coding)) => tracing::warn!(
                 ?coding,
@@ -132,7 +158,7 @@ impl IntoResponse for Verdict {
             Verdict::UnsupportedEncoding => {
                 Problem::unsupported_encoding(encoding::ACCEPTED).into_response()
             }
-            Verdict::Overloaded => Problem::overloaded().into_response(),
+            Verdict::Overloaded(_) => Problem::overloaded().into_response(),
             Verdict::TooLarge(limit) => Problem::too_large(limit).into_response(),
             Verdict::BadBody(_) => Problem::bad_request().into_response(),
             Verdict::BodyTimeout => Problem::timeout().into_response(),
@@ -164,16 +190,25 @@ pub(super) async fn receive(
         gateway
             .metrics
             .record_callback([UNKNOWN; 3], verdict.outcome(), started.elapsed());
-        return verdict.into_response();
+        return answer(&gateway, verdict, None, &headers, None);
     };
     // The span continues the caller's trace; its parent must be set before it is entered.
     let span =
         tracing::info_span!("callback", namespace = %namespace, kind = %kind, action = %action);
     crate::telemetry::continue_trace(&span, &headers);
     let route = [namespace.as_str(), kind.as_str(), action.as_str()];
-    let verdict = handle(&gateway, route, &token, &headers, body, started)
-        .instrument(span.clone())
-        .await;
+    let mut refused_body = None;
+    let verdict = handle(
+        &gateway,
+        route,
+        &token,
+        &headers,
+        body,
+        started,
+        &mut refused_body,
+    )
+    .instrument(span.clone())
+    .await;
     span.in_scope(|| verdict.log());
     let outcome = verdict.outcome();
     let labels = match verdict {
@@ -186,9 +221,39 @@ pub(super) async fn receive(
     gateway
         .metrics
         .record_callback(labels, outcome, started.elapsed());
-    verdict.into_response()
+    answer(
+        &gateway,
+        verdict,
+        Some(route),
+        &headers,
+        refused_body.as_deref(),
+    )
 }
 
+/// The answer to a callback, with the record of a refusal attached.
+fn answer(
+    gateway: &Gateway,
+    verdict: Verdict,
+    route: Option<[&str; 3]>,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Response {
+    let refusal = verdict.refusal();
+    let mut response = verdict.into_response();
+    if let Some(reason) = refusal {
+        let refusal = Refusal {
+            route,
+            namespace_known: route.is_some_and(|[namespace, ..]| gateway.auth.knows(namespace)),
+            reason,
+            headers,
+            body,
+        };
+        gateway.rejections.attach(&mut response, &refusal);
+    }
+    response
+}
+
+/// `refused_body`: set to the body as received when it was read and then refused.
 async fn handle(
     gateway: &Gateway,
     route: [&str; 3],
@@ -196,6 +261,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
     started: Instant,
+    refused_body: &mut Option<Bytes>,
 ) -> Verdict {
     let deadline = tokio::time::Instant::from_std(started + gateway.limits.request_timeout);
     let accepted = match gateway.auth.check_route(route, token) {
@@ -205,8 +271,9 @@ async fn handle(
     let Some(coding) = encoding::coding(headers) else {
         return Verdict::UnsupportedEncoding;
     };
-    let Some(_slot) = gateway.in_flight() else {
-        return Verdict::Overloaded;
+    let _slot = match gateway.in_flight(route[0]) {
+        Ok(slot) => slot,
+        Err(crowded) => return Verdict::Overloaded(crowded),
     };
     let limit = gateway.limits.max_body_bytes;
     if content_length(headers).is_some_and(|len| len > limit) {
@@ -219,13 +286,20 @@ async fn handle(
         Err(_) => return Verdict::BodyTimeout,
     };
     if let Err(failure) = accepted.verify_body(headers, &bytes) {
+        *refused_body = Some(bytes);
         return Verdict::Unauthorized(failure);
     }
-    // Only authenticated bytes are decompressed.
+    // Only authenticated bytes are decompressed (a refused body is recorded as received).
+    let received = (coding != Coding::Identity).then(|| bytes.clone());
     let bytes = match encoding::decode(coding, bytes, limit) {
         Ok(bytes) => bytes,
-        Err(DecodeError::TooLarge) => return Verdict::TooLarge(limit),
-        Err(DecodeError::Corrupt) => return Verdict::BadBody(Some(coding)),
+        Err(error) => {
+            *refused_body = received;
+            return match error {
+                DecodeError::TooLarge => Verdict::TooLarge(limit),
+                DecodeError::Corrupt => Verdict::BadBody(Some(coding)),
+            };
+        }
     };
     let [namespace, kind, action] = route;
     let received = Received {

@@ -4,14 +4,17 @@
 //! - `callback`: the callback endpoint (authenticate, decode, ingest, answer);
 //! - `encoding`: `Content-Encoding` of callback bodies;
 //! - `health`: `/healthz`, `/readyz`, `/metrics`;
-//! - `problem`: error answers (`application/problem+json`).
+//! - `problem`: error answers (`application/problem+json`);
+//! - `rejections`: the record of refused callbacks.
 
 mod callback;
 mod encoding;
 mod health;
 mod problem;
+pub(crate) mod rejections;
 pub mod server;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -23,6 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::auth::Authenticator;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
+use rejections::Recorder;
 
 pub use health::{HEALTHZ, METRICS, READYZ};
 
@@ -37,8 +41,12 @@ pub struct Handles {
     pub auth: Authenticator,
     pub pipeline: Pipeline,
     pub metrics: Metrics,
+    /// Records refused callbacks.
+    pub rejections: Recorder,
     /// Permits for callbacks in flight (`server.max_in_flight`).
     in_flight: Semaphore,
+    /// Permits for each namespace's callbacks in flight (`server.max_in_flight_per_namespace`).
+    namespace_in_flight: HashMap<String, Semaphore>,
     pub limits: Limits,
     /// Set when shutdown begins: `/readyz` answers 503 from then on.
     shutting_down: AtomicBool,
@@ -51,6 +59,16 @@ pub struct Limits {
     /// From the complete request head to the answer.
     pub request_timeout: Duration,
     pub max_in_flight: usize,
+    pub max_in_flight_per_namespace: usize,
+}
+
+/// Which in-flight bound refused a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crowded {
+    /// `server.max_in_flight`: the gateway as a whole.
+    Total,
+    /// `server.max_in_flight_per_namespace`: the callback's namespace.
+    Namespace,
 }
 
 impl std::ops::Deref for Gateway {
@@ -63,6 +81,7 @@ impl std::ops::Deref for Gateway {
 
 /// A callback in flight: holds its permit and keeps `gtt_gateway_callbacks_in_flight` counted.
 pub struct InFlight<'a> {
+    _namespace: Option<SemaphorePermit<'a>>,
     _permit: SemaphorePermit<'a>,
     gauge: &'a prometheus::IntGauge,
 }
@@ -74,22 +93,42 @@ impl Drop for InFlight<'_> {
 }
 
 impl Gateway {
-    pub fn new(auth: Authenticator, pipeline: Pipeline, metrics: Metrics, limits: Limits) -> Self {
+    /// `namespaces`: the configured ones, each with its own in-flight bound.
+    pub fn new(
+        auth: Authenticator,
+        pipeline: Pipeline,
+        metrics: Metrics,
+        rejections: Recorder,
+        limits: Limits,
+        namespaces: impl IntoIterator<Item = String>,
+    ) -> Self {
+        let namespace_in_flight = namespaces
+            .into_iter()
+            .map(|ns| (ns, Semaphore::new(limits.max_in_flight_per_namespace)))
+            .collect();
         Self(Arc::new(Handles {
             auth,
             pipeline,
             metrics,
+            rejections,
             in_flight: Semaphore::new(limits.max_in_flight),
+            namespace_in_flight,
             limits,
             shutting_down: AtomicBool::new(false),
         }))
     }
 
-    /// A slot for one more callback, unless `server.max_in_flight` are in flight.
-    pub fn in_flight(&self) -> Option<InFlight<'_>> {
-        let permit = self.0.in_flight.try_acquire().ok()?;
+    /// A slot for one more callback of `namespace`, unless `server.max_in_flight` callbacks,
+    /// or `server.max_in_flight_per_namespace` of this namespace, are in flight.
+    pub fn in_flight(&self, namespace: &str) -> Result<InFlight<'_>, Crowded> {
+        let namespace = match self.0.namespace_in_flight.get(namespace) {
+            Some(slots) => Some(slots.try_acquire().map_err(|_| Crowded::Namespace)?),
+            None => None,
+        };
+        let permit = self.0.in_flight.try_acquire().map_err(|_| Crowded::Total)?;
         self.metrics.in_flight.inc();
-        Some(InFlight {
+        Ok(InFlight {
+            _namespace: namespace,
             _permit: permit,
             gauge: &self.metrics.in_flight,
         })

@@ -9,7 +9,8 @@
 //! - [`Keeper`] (`provision`): the stream and the bucket in shape, checked in the background;
 //! - `bucket`: the bucket handle shared by [`TicketStore`], [`Leases`] and [`ReplayLog`];
 //! - `reader`: reading stored messages, for the operator commands ([`client`] connects them);
-//!   `letters`: the dead letters among them; `inspect`: what `status` reads.
+//!   `letters`: the dead letters among them; `inspect`: what `status` reads;
+//! - `rejections`: the stream of refused-callback records.
 
 mod bucket;
 mod connection;
@@ -21,6 +22,7 @@ mod provision;
 mod publisher;
 mod reader;
 mod readiness;
+pub(crate) mod rejections;
 mod replays;
 mod tickets;
 
@@ -35,10 +37,13 @@ pub(crate) use publisher::{
 };
 pub(crate) use reader::{Query, Reader, read, utc};
 pub(crate) use replays::ReplayLog;
-pub(crate) use tickets::TicketStore;
+pub(crate) use tickets::{TicketStore, read_record};
 
 use crate::config::NatsSettings;
 use crate::metrics::Metrics;
+
+/// How long an operator command waits for NATS to answer before giving up.
+pub(crate) const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A client for an operator command (the same servers and credentials as the gateway), once
 /// connected (within `timeout`).

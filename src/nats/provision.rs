@@ -1,7 +1,9 @@
-//! The event stream, the ticket-state bucket and the dead-letter stream (which sources the dead
-//! letters from the event stream and keeps them longer): their configured shape, created or
-//! updated when `nats.manage_stream` is set (else only checked, and nothing the operator set is
-//! changed), and the keeper task that checks them after every (re)connect, whenever a publish
+//! The event stream and the ticket-state bucket, which publishing needs, and the side streams
+//! it does without (the dead-letter stream, which sources the dead letters from the event stream
+//! and keeps them longer; the stream of refused-callback records): their configured shape,
+//! created or updated when `nats.manage_stream` is set (else only checked, and nothing the
+//! operator set is changed), and the keeper task that checks them after every (re)connect,
+//! whenever a publish
 //! finds no responders, and every [`REFRESH`] (storage gauges).
 //!
 //! The keeper never blocks publishing: publishes only read a flag, which the keeper clears only
@@ -33,6 +35,17 @@ enum Problem {
     Fatal(anyhow::Error),
 }
 
+/// A stream the gateway works without (see [`Keeper::keep_also`]).
+struct SideStream {
+    config: stream::Config,
+    /// Its `store` label on the storage gauges.
+    store: &'static str,
+    /// What is lost while it is missing.
+    without: &'static str,
+    /// Its absence was reported.
+    reported: AtomicBool,
+}
+
 /// What JetStream said about a stream.
 enum Found {
     Exists(Box<stream::Info>),
@@ -55,17 +68,41 @@ pub(super) fn is_storage_full(error: &jetstream::Error) -> bool {
 pub(crate) struct Keeper {
     publisher: Publisher,
     bucket: Bucket,
-    /// The missing (unmanaged) dead-letter stream was reported.
-    deadletters_reported: AtomicBool,
+    /// Streams the gateway works without: a problem with one is logged and never holds
+    /// readiness back.
+    side_streams: Vec<SideStream>,
 }
 
 impl Keeper {
     pub(super) fn new(publisher: Publisher, bucket: Bucket) -> Self {
-        Self {
+        let mut keeper = Self {
             publisher,
             bucket,
-            deadletters_reported: AtomicBool::new(false),
-        }
+            side_streams: Vec::new(),
+        };
+        let deadletters = keeper.deadletter_config();
+        keeper.keep_also(
+            deadletters,
+            "deadletters",
+            "dead letters are kept only as long as events (nats.max_age)",
+        );
+        keeper
+    }
+
+    /// Also keep `config` in shape, as a side stream whose storage gauges carry `store`;
+    /// `without` says what is lost while it is missing.
+    pub(crate) fn keep_also(
+        &mut self,
+        config: stream::Config,
+        store: &'static str,
+        without: &'static str,
+    ) {
+        self.side_streams.push(SideStream {
+            config,
+            store,
+            without,
+            reported: AtomicBool::new(false),
+        });
     }
 
     /// The event stream's desired configuration. When full it refuses new events (`503`, the
@@ -205,15 +242,17 @@ impl Keeper {
         // Ready once the bucket is attached too, so that the first events carry `changes`.
         self.check_bucket().await?;
         self.set_stream_ready(true);
-        // Dead letters are stored in the event stream first: their own stream never holds up
-        // readiness; a transient problem is retried at the next check.
-        match self.check_deadletters().await {
-            Err(Problem::Transient(why)) => {
-                tracing::warn!(reason = %why, "Dead-letter stream not confirmed; checking again later");
-                Ok(())
+        for side in &self.side_streams {
+            // Retried at the next check.
+            if let Err(problem) = self.check_side(side).await {
+                let why = match problem {
+                    Problem::Transient(why) => why,
+                    Problem::Fatal(e) => format!("{e:#}"),
+                };
+                tracing::warn!(stream = %side.config.name, reason = %why, "Side stream not confirmed; checking again later");
             }
-            other => other,
         }
+        Ok(())
     }
 
     /// Refuse a `server.max_body_bytes` that cannot be stored (as a dead letter, with its
@@ -260,17 +299,16 @@ impl Keeper {
         Ok(())
     }
 
-    /// The dead-letter stream: created or reshaped when managed; when unmanaged and missing,
-    /// dead letters stay in the event stream alone (for `nats.max_age`), said once.
-    async fn check_deadletters(&self) -> Result<(), Problem> {
-        match self.ensure_optional(&self.deadletter_config()).await? {
-            Some(info) => self.gauge("deadletters", &info),
+    /// A side stream: created or reshaped when managed; when unmanaged and missing, what is
+    /// lost is said once.
+    async fn check_side(&self, side: &SideStream) -> Result<(), Problem> {
+        match self.ensure_optional(&side.config).await? {
+            Some(info) => self.gauge(side.store, &info),
             None => {
-                if !self.deadletters_reported.swap(true, Ordering::Relaxed) {
+                if !side.reported.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
-                        stream = %self.publisher.0.settings.deadletter_stream,
-                        "Dead-letter stream missing and nats.manage_stream = false; dead letters \
-                         are kept only as long as events (nats.max_age)"
+                        stream = %side.config.name,
+                        "Stream missing and nats.manage_stream = false; {}", side.without
                     );
                 }
             }
@@ -409,6 +447,7 @@ fn same_shape(wanted: &stream::Config, have: &stream::Config) -> bool {
     wanted.subjects == have.subjects
         && wanted.max_age == have.max_age
         && wanted.max_bytes == have.max_bytes
+        && wanted.max_messages == have.max_messages
         && wanted.discard == have.discard
         && wanted.duplicate_window == have.duplicate_window
         && wanted.num_replicas == have.num_replicas

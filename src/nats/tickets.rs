@@ -1,11 +1,14 @@
 //! The last known state of every ticket ([`CaseRecord`]), kept in the bucket under
 //! `case.{namespace}.{name}` (consumers may read the bucket as the current state of every
 //! ticket), with a bounded in-memory cache of the stored JSON in front of it. The pipeline
-//! compares each new case event with it to fill `changes`.
+//! compares each new case event with it to fill `changes`; operator commands read a record
+//! with [`read_record`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context as _;
+use async_nats::jetstream;
 use chrono::Utc;
 use gtt_core::changes::CaseRecord;
 use gtt_core::subjects::kv_token;
@@ -84,6 +87,29 @@ impl TicketStore {
         }
         cache.insert(key, record);
     }
+}
+
+/// The record of a case, read from the bucket `bucket` (for an operator command).
+pub(crate) async fn read_record(
+    js: &jetstream::Context,
+    bucket: &str,
+    namespace: &str,
+    name: &str,
+) -> anyhow::Result<Option<CaseRecord>> {
+    let store = js
+        .get_key_value(bucket)
+        .await
+        .with_context(|| format!("bucket {bucket} (nats.state_bucket)"))?;
+    let Some(bytes) = store
+        .get(TicketStore::case_key(namespace, name))
+        .await
+        .with_context(|| format!("cannot read bucket {bucket}"))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .with_context(|| format!("the record of {name} in bucket {bucket} is not a ticket record"))
 }
 
 #[cfg(test)]

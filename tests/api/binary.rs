@@ -99,6 +99,56 @@ impl Drop for Running {
     }
 }
 
+/// `gtt-gateway --config CONFIG ARGS` run to its end off the async runtime (so that a sandbox
+/// or a gateway in this test process keeps serving): its exit code, stdout and stderr.
+pub async fn run_command(config: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut command = gateway(&["--config", config.to_str().unwrap()]);
+    command.args(args);
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A config file for an operator command: namespaces `NS` and `7`, the NATS at `nats_url`, the
+/// callback secret; `extra` appended.
+pub fn operator_config(dir: &std::path::Path, nats_url: &str, extra: &str) -> std::path::PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "namespaces = [\"{NS}\", \"7\"]\n[nats]\nurl = \"{nats_url}\"\n[callbacks]\nsecret = \"{SECRET}\"\n{extra}"
+        ),
+    )
+}
+
+/// The config of a gateway serving namespace `NS` on `port` (also its public URL) against
+/// `nats_url`; `extra` appended.
+pub fn serve_config(port: u16, nats_url: &str, extra: &str) -> String {
+    gtt_gateway::demo::local_gateway_toml(nats_url, port, SECRET, &[NS], extra)
+}
+
+/// The metrics text of the gateway on `port`.
+pub async fn metrics_on(http: &reqwest::Client, port: u16) -> String {
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// `gtt-gateway --config CONFIG serve`, its stdout as given (stderr dropped), once ready on
+/// `port`.
+pub async fn serve_ready(config: &str, port: u16, stdout: Stdio) -> std::process::Child {
+    let child = gateway(&["--config", config, "serve"])
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(&reqwest::Client::new(), port).await;
+    child
+}
+
 /// Send `signal` to the child and wait (bounded) for it to exit.
 pub async fn stop(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
     let status = Command::new("kill")
@@ -248,23 +298,12 @@ async fn serve_logs_json_without_secrets_and_stops_on_sigterm() {
     let client_secret = "gtt-client-secret-SHOULD-NOT-APPEAR";
     let config = write_config(
         dir.path(),
-        &format!(
-            r#"
-namespaces = ["{NS}"]
-[server]
-listen = "127.0.0.1:{port}"
-[nats]
-url = "{}"
-[callbacks]
-public_url = "http://127.0.0.1:{port}"
-secret = "{SECRET}"
-[gtt]
-client_id = "gateway"
-client_secret = "{client_secret}"
-[log]
-level = "debug"
-"#,
-            nats.url()
+        &serve_config(
+            port,
+            &nats.url(),
+            &format!(
+                "[gtt]\nclient_id = \"gateway\"\nclient_secret = \"{client_secret}\"\n[log]\nlevel = \"debug\"\n"
+            ),
         ),
     );
     let config = config.to_str().unwrap().to_string();

@@ -302,16 +302,12 @@ async fn body_over_limit_gets_413_and_publishes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn too_many_in_flight_gets_429_with_retry_after() {
-    let nats = NatsServer::start();
-    let mut settings = test_settings(&nats.url(), "");
-    settings.server.max_in_flight = 1;
-    let app = TestApp::spawn_on(nats, settings).await;
-    // Hold the only permit: send headers and half of the body, then wait.
-    let body = case_body("CS9", "Open", "slow");
+/// A callback of `ns` that holds its in-flight slot: its head and the first bytes of its body
+/// are sent now; [`finish_slow`] sends the rest and reads the answer.
+async fn slow_callback(app: &TestApp, ns: &str, number: &str) -> (tokio::net::TcpStream, String) {
+    let body = case_body(number, "Open", "slow").replace(NS, ns);
     let path = app
-        .hook_url(NS, "case", "create")
+        .hook_url(ns, "case", "create")
         .replace(&format!("http://{}", app.addr), "");
     let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let head = format!(
@@ -320,19 +316,87 @@ async fn too_many_in_flight_gets_429_with_retry_after() {
     );
     slow.write_all(head.as_bytes()).await.unwrap();
     slow.write_all(&body.as_bytes()[..10]).await.unwrap();
+    (slow, body)
+}
+
+/// The first line of the answer to a [`slow_callback`], once the rest of its body is sent.
+async fn finish_slow((mut slow, body): (tokio::net::TcpStream, String)) -> String {
+    slow.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = slow.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn too_many_in_flight_gets_429_with_retry_after() {
+    let nats = NatsServer::start();
+    let mut settings = test_settings(&nats.url(), "");
+    settings.server.max_in_flight = 1;
+    let app = TestApp::spawn_on(nats, settings).await;
+    // Hold the only permit: send headers and half of the body, then wait.
+    let held = slow_callback(&app, NS, "CS9").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let resp = app.post("create", case_body("CS10", "Open", "fast")).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
 
-    slow.write_all(&body.as_bytes()[10..]).await.unwrap();
-    let mut answer = vec![0u8; 1024];
-    let n = slow.read(&mut answer).await.unwrap();
-    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 202"));
+    assert_eq!(finish_slow(held).await, "HTTP/1.1 202 Accepted");
     let stored = app.stored().await;
     assert_eq!(stored.len(), 1, "only the held request was stored");
     assert!(app.metrics().await.contains(r#"outcome="overloaded"} 1"#));
+}
+
+#[tokio::test]
+async fn one_namespace_cannot_take_every_in_flight_slot() {
+    let nats = NatsServer::start();
+    let mut settings = test_settings(&nats.url(), "");
+    settings.server.max_in_flight = 4;
+    settings.server.max_in_flight_per_namespace = Some(2);
+    let app = TestApp::spawn_on(nats, settings).await;
+    // One namespace's sender is stuck (slow bodies) and keeps opening callbacks.
+    let mut held = Vec::new();
+    for i in 0..2 {
+        held.push(slow_callback(&app, NS, &format!("CS2{i}")).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut refused = 0;
+    for i in 0..3 {
+        let resp = app
+            .post("create", case_body(&format!("CS3{i}"), "Open", "more"))
+            .await;
+        assert_eq!(resp.status(), 429, "its namespace is at its bound");
+        assert_eq!(resp.headers()["retry-after"], "1");
+        refused += 1;
+    }
+    // The other namespace still gets its callbacks stored, while the first is saturated.
+    let other = app
+        .http
+        .post(app.hook_url("7", "case", "create"))
+        .body(case_body("CS77", "Open", "other tenant").replace(NS, "7"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 202);
+    for slow in held {
+        assert_eq!(finish_slow(slow).await, "HTTP/1.1 202 Accepted");
+    }
+    // And the first namespace gets its slots back.
+    assert_eq!(
+        app.post("create", case_body("CS40", "Open", "again"))
+            .await
+            .status(),
+        202
+    );
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(&format!(
+            r#"gtt_gateway_callbacks_total{{action="create",kind="case",namespace="{NS}",outcome="overloaded"}} {refused}"#
+        )),
+        "{metrics}"
+    );
+    assert_eq!(app.stored().await.len(), 4);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::stream;
 use nats_harness::NatsOptions;
 
-use crate::binary::{binary_config, gateway, stop, wait_ready};
+use crate::binary::{binary_config, gateway, metrics_on, serve_ready, stop};
 use gtt_test_support::*;
 
 const SMALL_PAYLOAD: usize = 64 * 1024;
@@ -149,13 +149,8 @@ async fn a_full_stream_refuses_with_503_counts_why_logs_what_to_do_and_turns_unr
         &nats.url(),
         "max_bytes = \"64KiB\"\nunready_after = \"1s\"",
     );
-    let mut child = gateway(&["--config", &config, "serve"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = serve_ready(&config, port, Stdio::piped()).await;
     let http = reqwest::Client::new();
-    wait_ready(&http, port).await;
     let url = format!(
         "http://127.0.0.1:{port}/v1/hooks/gtt/{NS}/case/update/{}",
         gtt_core::token::TokenKeys::new(vec![secret(SECRET)]).token(NS, "case", "update")
@@ -177,14 +172,7 @@ async fn a_full_stream_refuses_with_503_counts_why_logs_what_to_do_and_turns_unr
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().contains_key("retry-after"));
 
-    let metrics = http
-        .get(format!("http://127.0.0.1:{port}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_on(&http, port).await;
     assert!(
         !metrics.contains("gtt_gateway_publish_failures_total{reason=\"storage_full\"} 0"),
         "{metrics}"

@@ -1,6 +1,7 @@
 //! Integration tests against a real `nats-server` started by the tests themselves.
 
 mod auth;
+mod backfill;
 mod binary;
 mod cluster;
 mod config_secrets;
@@ -19,7 +20,10 @@ mod mapping;
 mod outage;
 mod reconcile;
 mod registrar;
+mod rehearsal;
+mod rejections;
 mod replay;
 mod rotation;
 mod secured_nats;
 mod status;
+mod tickets;

@@ -12,13 +12,11 @@ use gtt_test_support::*;
 
 const POLL: &str = "[reconcile]\nenabled = true\ninterval = \"400ms\"\n";
 
-/// Drive `tickets` cases through a lifecycle, one change per ticket every `spacing`.
-/// Returns every change as (name, number of comments) -> normalized state.
-async fn lifecycles(
-    gtt: &Sandbox,
-    tickets: usize,
-    spacing: Duration,
-) -> BTreeMap<(String, usize), String> {
+/// Every change of some tickets: (name, number of comments) -> normalized state.
+pub type Changes = BTreeMap<(String, usize), String>;
+
+/// Open `tickets` cases; their names, and their first changes.
+pub fn open_tickets(gtt: &Sandbox, tickets: usize) -> (Vec<String>, Changes) {
     let mut expected = BTreeMap::new();
     let mut names = Vec::new();
     for i in 0..tickets {
@@ -33,6 +31,12 @@ async fn lifecycles(
         expected.insert((name.clone(), 0), "open".to_string());
         names.push(name);
     }
+    (names, expected)
+}
+
+/// Drive `tickets` cases through a lifecycle, one change per ticket every `spacing`.
+async fn lifecycles(gtt: &Sandbox, tickets: usize, spacing: Duration) -> Changes {
+    let (names, mut expected) = open_tickets(gtt, tickets);
     for (step, state) in ["In Progress", "Resolved", "Closed"].iter().enumerate() {
         tokio::time::sleep(spacing).await;
         for name in &names {
@@ -53,11 +57,7 @@ async fn lifecycles(
 
 /// Wait until the stream holds `expected.len()` events, give stragglers time, then check that
 /// each change is there exactly once with its normalized state.
-async fn assert_exactly_once(
-    app: &TestApp,
-    expected: &BTreeMap<(String, usize), String>,
-    within: Duration,
-) {
+pub async fn assert_exactly_once(app: &TestApp, expected: &Changes, within: Duration) {
     let deadline = Instant::now() + within;
     while app.stored().await.len() < expected.len() {
         assert!(

@@ -82,6 +82,20 @@ pub fn event_subject(
     })
 }
 
+/// The filter of every event of one resource, whatever its action
+/// (`{prefix}.{namespace}.{kind}.*.{name}`); `None` when no event of it can exist (the escaped
+/// name is longer than [`MAX_NAME_TOKEN_BYTES`]).
+pub fn resource_filter(prefix: &str, namespace: &str, kind: &str, name: &str) -> Option<String> {
+    let name = escape_token(name);
+    (name.len() <= MAX_NAME_TOKEN_BYTES).then(|| {
+        format!(
+            "{prefix}.{}.{}.*.{name}",
+            escape_token(namespace),
+            escape_token(kind)
+        )
+    })
+}
+
 /// Subject of a dead letter.
 pub fn deadletter_subject(prefix: &str, namespace: &str) -> String {
     format!("{prefix}.deadletter.{}", escape_token(namespace))
@@ -100,6 +114,15 @@ pub fn stream_filter(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_filter_matches_its_events_of_every_action() {
+        assert_eq!(
+            resource_filter("gtt", "142033", "case", "CS.1").as_deref(),
+            Some("gtt.142033.case.*.CS%2E1")
+        );
+        assert_eq!(resource_filter("gtt", "1", "case", &"é".repeat(200)), None);
+    }
 
     #[test]
     fn escaping_table() {

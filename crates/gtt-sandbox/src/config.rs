@@ -16,6 +16,17 @@ pub struct SandboxConfig {
     pub delivery: DeliveryConfig,
     /// Number of the first ticket (`CS` + 7 digits); the default is GTT's example, CS0074187.
     pub first_case_number: u64,
+    /// Recurring outages, if any (as if [`Sandbox::set_available`](crate::Sandbox::set_available)
+    /// were switched off and on by a clock).
+    pub outages: Option<Outages>,
+}
+
+/// Recurring outages: every `every`, the sandbox is down for the last `lasting` of it (every
+/// endpoint answers 503 and deliveries pause); `lasting` is capped at `every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outages {
+    pub every: Duration,
+    pub lasting: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -26,6 +37,7 @@ impl Default for SandboxConfig {
             namespaces: vec!["142033".to_owned()],
             delivery: DeliveryConfig::default(),
             first_case_number: super::store::FIRST_CASE_NUMBER,
+            outages: None,
         }
     }
 }

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cases::CASE_STATES;
-pub use config::{DeliveryConfig, SandboxClient, SandboxConfig};
+pub use config::{DeliveryConfig, Outages, SandboxClient, SandboxConfig};
 pub use store::{SandboxError, SandboxStats};
 pub use traffic::{TrafficConfig, spawn_traffic};
 
@@ -95,7 +95,40 @@ impl Sandbox {
         });
         *lock(&shared.server) = Some(server);
         tracing::info!(%local_addr, "GTT sandbox listening");
-        Ok(Sandbox { shared, local_addr })
+        let sandbox = Sandbox { shared, local_addr };
+        if let Some(outages) = sandbox.shared.config.outages {
+            let this = sandbox.clone();
+            sandbox
+                .shared
+                .tracker
+                .spawn(async move { this.run_outages(outages).await });
+        }
+        Ok(sandbox)
+    }
+
+    /// Switch the sandbox off and on by the clock of `outages`, until shutdown.
+    async fn run_outages(&self, outages: Outages) {
+        let lasting = outages.lasting.min(outages.every);
+        let cancel = self.shared.cancel.clone();
+        for (up, pause) in [(true, outages.every - lasting), (false, lasting)]
+            .into_iter()
+            .cycle()
+        {
+            if !up {
+                tracing::info!(lasting = ?lasting, "GTT sandbox outage: every endpoint answers 503");
+            }
+            self.set_available(up);
+            if cancel
+                .run_until_cancelled(tokio::time::sleep(pause))
+                .await
+                .is_none()
+            {
+                return;
+            }
+            if !up {
+                tracing::info!("GTT sandbox outage over");
+            }
+        }
     }
 
     /// The bound address.

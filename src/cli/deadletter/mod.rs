@@ -3,9 +3,7 @@
 //! go to the logs); and their replay (with `--unknown`, also of the events stored with unmapped
 //! labels) through today's normalizer and mappings.
 
-use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Subcommand;
@@ -16,9 +14,6 @@ use crate::config::Settings;
 use crate::nats::{Filter, Letter, Letters, Lookup};
 
 mod replay;
-
-/// How long a command waits for NATS to answer before giving up.
-pub(super) const NATS_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Subcommand)]
 pub(super) enum Action {
@@ -69,22 +64,30 @@ pub(super) struct FilterArgs {
     /// Only those dead-lettered for this reason.
     #[arg(long, value_parser = reasons())]
     reason: Option<String>,
-    /// Only those stored at or after this time: RFC 3339, or a duration ago (2h, 7d).
-    #[arg(long, value_parser = super::when::parse)]
-    since: Option<DateTime<Utc>>,
-    /// Only those stored at or before this time: RFC 3339, or a duration ago.
-    #[arg(long, value_parser = super::when::parse)]
-    until: Option<DateTime<Utc>>,
+    /// Only those stored at or after this time: RFC 3339, "YYYY-MM-DD HH:MM:SS" in
+    /// gtt.timezone, or a duration ago (2h, 7d).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only those stored at or before this time (the same forms).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
 }
 
 impl FilterArgs {
-    pub(super) fn filter(&self) -> Filter {
-        Filter {
+    /// The filter, its times read in `settings`' GTT time zone; `Err` names the wrong flag.
+    pub(super) fn filter(&self, settings: &Settings) -> Result<Filter, String> {
+        let now = Utc::now();
+        let at = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|text| super::time::parse(flag, text, settings.gtt.zone, now))
+                .transpose()
+        };
+        Ok(Filter {
             namespace: self.namespace.clone(),
             reason: self.reason.clone(),
-            since: self.since,
-            until: self.until,
-        }
+            since: at("--since", &self.since)?,
+            until: at("--until", &self.until)?,
+        })
     }
 }
 
@@ -92,31 +95,32 @@ fn reasons() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(DeadLetterReason::ALL.map(DeadLetterReason::as_str))
 }
 
-pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
-    let settings = match super::load_settings(config) {
-        Ok(settings) => settings,
-        Err(code) => return code,
+pub(super) fn run(settings: &Settings, action: Action) -> ExitCode {
+    let filter = match &action {
+        Action::List { filter, .. } | Action::Replay { filter, .. } => {
+            match filter.filter(settings) {
+                Ok(filter) => filter,
+                Err(message) => return super::usage_error(&message),
+            }
+        }
+        Action::Show { .. } => Filter::default(),
     };
     super::block_on(async move {
         let result = match action {
-            Action::List {
-                filter,
-                limit,
-                json,
-            } => match open(&settings).await {
-                Ok(letters) => list(&letters, &filter.filter(), limit, json).await,
+            Action::List { limit, json, .. } => match open(settings).await {
+                Ok(letters) => list(&letters, &filter, limit, json).await,
                 Err(e) => Err(e),
             },
-            Action::Show { id, json } => match open(&settings).await {
+            Action::Show { id, json } => match open(settings).await {
                 Ok(letters) => show(&letters, &id, json).await,
                 Err(e) => Err(e),
             },
             Action::Replay {
-                filter,
                 unknown,
                 dry_run,
                 json,
-            } => replay::run(&settings, filter.filter(), unknown, dry_run, json).await,
+                ..
+            } => replay::run(settings, filter, unknown, dry_run, json).await,
         };
         match result {
             Ok(code) => code,
@@ -130,8 +134,7 @@ pub(super) fn run(config: Option<&Path>, action: Action) -> ExitCode {
 
 /// The dead letters where the settings keep them (read only).
 async fn open(settings: &Settings) -> anyhow::Result<Letters> {
-    let client = crate::nats::client(&settings.nats, NATS_TIMEOUT).await?;
-    let letters = Letters::open(async_nats::jetstream::new(client), &settings.nats).await?;
+    let letters = Letters::open(super::jetstream(settings).await?, &settings.nats).await?;
     note_fallback(&letters, settings);
     Ok(letters)
 }

@@ -13,6 +13,7 @@ mod drain;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,8 +113,8 @@ pub async fn serve(
             () = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 if let Some(count) = warnings.accept.due() {
                     tracing::warn!(error = %e, count, "Cannot accept connections");
@@ -134,7 +135,7 @@ pub async fn serve(
         shared.metrics.connections_open.inc();
         let shared = Arc::clone(&shared);
         tracker.spawn(async move {
-            if let Some(closed) = shared.connection(stream, &state).await {
+            if let Some(closed) = shared.connection(stream, peer, &state).await {
                 tracing::debug!(reason = closed.as_str(), "Connection closed by the gateway");
                 shared
                     .metrics
@@ -221,7 +222,12 @@ impl Shared {
     }
 
     /// Serve one connection to its end; the reason when the gateway closed it on its own.
-    async fn connection(&self, stream: TcpStream, state: &Arc<ConnState>) -> Option<Closed> {
+    async fn connection(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        state: &Arc<ConnState>,
+    ) -> Option<Closed> {
         let expired = state.expired();
         tokio::pin!(expired);
         // Wait for the first byte before hyper allocates its buffers, so a connection that
@@ -241,7 +247,9 @@ impl Shared {
                 let answered = state.begin();
                 let router = router.clone();
                 async move {
-                    let response = drain::answer(router, request, limits).await;
+                    let mut response = drain::answer(router, request, limits).await;
+                    // A refusal's record learns where the request came from.
+                    super::rejections::send_attached(&mut response, peer);
                     drop(answered);
                     Ok::<_, std::convert::Infallible>(response)
                 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use gtt_sandbox::{DeliveryConfig, SandboxConfig};
+use gtt_sandbox::{DeliveryConfig, Outages, SandboxConfig};
 
 #[tokio::test]
 async fn outage_answers_503_everywhere_and_pauses_deliveries() {
@@ -100,4 +100,32 @@ async fn shutdown_is_prompt_with_deliveries_pending() {
         "still serving"
     );
     sandbox.shutdown().await; // idempotent
+}
+
+#[tokio::test]
+async fn recurring_outages_switch_the_sandbox_off_and_on() {
+    let sandbox = start(SandboxConfig {
+        outages: Some(Outages {
+            every: Duration::from_millis(600),
+            lasting: Duration::from_millis(300),
+        }),
+        ..SandboxConfig::default()
+    })
+    .await;
+    // Up for the first 300 ms of every 600, down for the rest.
+    let (mut up, mut down) = (0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        match client_credentials(&sandbox, CLIENT_ID, CLIENT_SECRET)
+            .await
+            .0
+        {
+            200 => up += 1,
+            503 => down += 1,
+            other => panic!("unexpected {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up > 3 && down > 3, "up {up} times, down {down} times");
+    assert!(sandbox.stats().unavailable > 0);
 }
