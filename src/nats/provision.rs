@@ -241,9 +241,10 @@ impl Keeper {
         self.gauge("events", &info);
         // Ready once the bucket is attached too, so that the first events carry `changes`.
         self.check_bucket().await?;
-        self.set_stream_ready(true);
+        // Side streams before readiness, so that the first refusals and dead letters find
+        // them in place; a problem with one is logged and retried at the next check, and does
+        // not keep the gateway unready.
         for side in &self.side_streams {
-            // Retried at the next check.
             if let Err(problem) = self.check_side(side).await {
                 let why = match problem {
                     Problem::Transient(why) => why,
@@ -252,6 +253,7 @@ impl Keeper {
                 tracing::warn!(stream = %side.config.name, reason = %why, "Side stream not confirmed; checking again later");
             }
         }
+        self.set_stream_ready(true);
         Ok(())
     }
 
