@@ -14,6 +14,10 @@
 # ---- toolchain with cargo-chef ------------------------------------------------------------------
 FROM rust:1.95-slim-bookworm AS chef
 ARG CARGO_CHEF_VERSION=0.1.78
+# make: jemalloc (the gateway's allocator) is built from C sources with configure and make.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 \
+    && rm -rf /var/lib/apt/lists/*
 RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" \
     && rm -rf "${CARGO_HOME}/registry"
 WORKDIR /build

@@ -34,7 +34,8 @@
 //!
 //! Words, one meaning each: a *callback* is GTT calling us; a *webhook* is GTT's subscription
 //! resource that makes it call; *ingest* is the pipeline; a ticket's *record* is its last known
-//! state in the bucket; *origin* is how the gateway learned of a change (`webhook`, `poll`).
+//! state in the bucket; *origin* is how the gateway learned of a change (`webhook`, `poll`, or an
+//! operator's `replay`).
 
 pub mod app;
 pub(crate) mod auth;

@@ -521,7 +521,7 @@ def cmd_machine(a) -> None:
         "kernel": platform.release(),
         "os": run_out(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
         "rustc": run_out(["rustc", "--version"]),
-        "nats_server": run_out(["nats-server", "--version"]),
+        "nats_server": run_out([os.environ.get("NATS_SERVER_BIN", "nats-server"), "--version"]),
         "wrk": run_out(["sh", "-c", "wrk -v 2>&1 | head -1"]),
         "python": platform.python_version(),
         "fastapi": ver("fastapi"), "uvicorn": ver("uvicorn"), "uvloop": ver("uvloop"),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use async_nats::jetstream;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use gtt_core::changes::CaseRecord;
 use gtt_core::subjects::kv_token;
 
@@ -23,7 +23,14 @@ const CACHE_LIMIT: usize = 8_192;
 #[derive(Clone, Default)]
 pub struct TicketStore {
     bucket: Bucket,
-    cache: Arc<Mutex<HashMap<String, bytes::Bytes>>>,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+/// A record in memory: its JSON as stored, and its change time (ordering without a parse).
+#[derive(Clone)]
+struct Cached {
+    time: Option<DateTime<Utc>>,
+    json: bytes::Bytes,
 }
 
 impl TicketStore {
@@ -42,21 +49,21 @@ impl TicketStore {
     pub async fn previous(&self, namespace: &str, name: &str) -> Option<CaseRecord> {
         let key = Self::case_key(namespace, name);
         let cached = self.cache.lock().expect("cache lock").get(&key).cloned();
-        let bytes = match cached {
-            Some(bytes) => bytes,
-            None => match self.bucket.store().ok()?.get(key.as_str()).await {
-                Ok(Some(bytes)) => {
-                    self.remember(key, bytes.clone());
-                    bytes
-                }
-                Ok(None) => return None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "Cannot read ticket state; publishing without changes");
-                    return None;
-                }
-            },
-        };
-        serde_json::from_slice(&bytes).ok()
+        if let Some(cached) = cached {
+            return serde_json::from_slice(&cached.json).ok();
+        }
+        match self.bucket.store().ok()?.get(key.as_str()).await {
+            Ok(Some(json)) => {
+                let record: CaseRecord = serde_json::from_slice(&json).ok()?;
+                self.remember(key, record.time, json);
+                Some(record)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot read ticket state; publishing without changes");
+                None
+            }
+        }
     }
 
     /// Remember `record` as the latest state of the case: in memory now, and in the bucket by
@@ -65,27 +72,32 @@ impl TicketStore {
     /// Never rolls back: a record older than the one held (two updates of one ticket racing)
     /// is dropped.
     pub async fn record(&self, namespace: &str, name: &str, record: &CaseRecord) {
-        let Ok(bytes) = serde_json::to_vec(record) else {
-            return;
-        };
-        let bytes = bytes::Bytes::from(bytes);
         let key = Self::case_key(namespace, name);
-        let held = self.cache.lock().expect("cache lock").get(&key).cloned();
-        if let Some(held) = held.and_then(|b| serde_json::from_slice::<CaseRecord>(&b).ok())
-            && held.is_newer_than(record.time, Utc::now())
+        let held = self
+            .cache
+            .lock()
+            .expect("cache lock")
+            .get(&key)
+            .map(|c| c.time);
+        if let Some(held) = held
+            && CaseRecord::time_is_newer(held, record.time, Utc::now())
         {
             return;
         }
-        self.bucket.put_unconfirmed(&key, bytes.clone()).await;
-        self.remember(key, bytes);
+        let Ok(json) = serde_json::to_vec(record) else {
+            return;
+        };
+        let json = bytes::Bytes::from(json);
+        self.bucket.put_unconfirmed(&key, json.clone()).await;
+        self.remember(key, record.time, json);
     }
 
-    fn remember(&self, key: String, record: bytes::Bytes) {
+    fn remember(&self, key: String, time: Option<DateTime<Utc>>, json: bytes::Bytes) {
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= CACHE_LIMIT && !cache.contains_key(&key) {
             cache.clear();
         }
-        cache.insert(key, record);
+        cache.insert(key, Cached { time, json });
     }
 }
 

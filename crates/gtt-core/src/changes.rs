@@ -36,7 +36,16 @@ impl CaseRecord {
     /// `now` to be believed (stored before that rule, or with a clock far off) orders nothing,
     /// so it cannot hold a ticket's state for good.
     pub fn is_newer_than(&self, time: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-        let held = self.time.and_then(|held| believable(held, now));
+        Self::time_is_newer(self.time, time, now)
+    }
+
+    /// [`is_newer_than`](Self::is_newer_than) for a record changed at `held`.
+    pub fn time_is_newer(
+        held: Option<DateTime<Utc>>,
+        time: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let held = held.and_then(|held| believable(held, now));
         matches!((held, time), (Some(held), Some(new)) if new < held)
     }
 }

@@ -116,7 +116,69 @@ struct Scanner<'a> {
     pos: usize,
 }
 
-impl Scanner<'_> {
+/// A string of the text: as written (no escape in it), or unescaped.
+enum Str<'a> {
+    Plain(&'a str),
+    Unescaped(String),
+}
+
+impl Str<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Str::Plain(s) => s,
+            Str::Unescaped(s) => s,
+        }
+    }
+}
+
+/// Whether a string token (quotes included) is written canonically already: every escape in it
+/// one that canonical JSON uses (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, or `\u00xx` for
+/// another control character, lower-case hex). Most escaped strings are, and are then copied as
+/// they are instead of being unescaped and escaped again.
+fn escapes_are_canonical(token: &[u8]) -> bool {
+    let mut i = 1;
+    while i + 1 < token.len() {
+        if token[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match token[i + 1] {
+            b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+            b'u' => {
+                let Some(hex) = token.get(i + 2..i + 6) else {
+                    return false;
+                };
+                let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+                let control = hex[0] == b'0'
+                    && hex[1] == b'0'
+                    && matches!(hex[2], b'0' | b'1')
+                    && hex.iter().all(lower_hex);
+                // The five with a short form must use it.
+                let short = matches!(&hex[2..], b"08" | b"0c" | b"0a" | b"0d" | b"09");
+                if !control || short {
+                    return false;
+                }
+                i += 6;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// A string of the text, written canonically: one without escapes as it is.
+fn write_key(out: &mut Vec<u8>, s: &Str<'_>) {
+    match s {
+        Str::Plain(s) => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Str::Unescaped(s) => write_string(out, s),
+    }
+}
+
+impl<'a> Scanner<'a> {
     fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
     }
@@ -143,8 +205,14 @@ impl Scanner<'_> {
             b'{' => self.object(out),
             b'[' => self.array(out),
             b'"' => {
+                let start = self.pos;
                 let s = self.string()?;
-                write_string(out, &s);
+                let token = &self.text[start..self.pos];
+                if matches!(s, Str::Unescaped(_)) && escapes_are_canonical(token) {
+                    out.extend_from_slice(token);
+                } else {
+                    write_key(out, &s);
+                }
                 Ok(())
             }
             // A number or a literal: its text up to the next delimiter, verbatim.
@@ -162,20 +230,34 @@ impl Scanner<'_> {
         }
     }
 
-    /// A string token, unescaped.
-    fn string(&mut self) -> Result<String, NotCanonical> {
+    /// A string token: borrowed as it is when it has no escape (it is then already canonical:
+    /// valid JSON holds no unescaped control character), else unescaped.
+    fn string(&mut self) -> Result<Str<'a>, NotCanonical> {
         let start = self.pos;
         self.pos += 1;
+        let mut escaped = false;
         loop {
             match self.peek().ok_or(NotCanonical)? {
-                b'\\' => self.pos += 2,
+                b'\\' => {
+                    escaped = true;
+                    self.pos += 2;
+                }
                 b'"' => break,
                 _ => self.pos += 1,
             }
         }
         self.pos += 1;
         let token = self.text.get(start..self.pos).ok_or(NotCanonical)?;
-        serde_json::from_slice(token).map_err(|_| NotCanonical)
+        if escaped {
+            serde_json::from_slice(token)
+                .map(Str::Unescaped)
+                .map_err(|_| NotCanonical)
+        } else {
+            let inner = token.get(1..token.len() - 1).ok_or(NotCanonical)?;
+            std::str::from_utf8(inner)
+                .map(Str::Plain)
+                .map_err(|_| NotCanonical)
+        }
     }
 
     fn array(&mut self, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
@@ -201,9 +283,14 @@ impl Scanner<'_> {
         Ok(())
     }
 
+    /// An object: its members written to `out` as they come (each value canonical), then put
+    /// in key order when they are not already, keeping the last of repeated keys.
     fn object(&mut self, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
         self.pos += 1;
-        let mut members: Vec<(String, Vec<u8>)> = Vec::new();
+        out.push(b'{');
+        let start = out.len();
+        // Each member's key and the range of its value in `out`.
+        let mut members: Vec<(Str<'a>, std::ops::Range<usize>)> = Vec::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -215,9 +302,14 @@ impl Scanner<'_> {
                 }
                 let key = self.string()?;
                 self.expect(b':')?;
-                let mut value = Vec::new();
-                self.value(&mut value)?;
-                members.push((key, value));
+                if !members.is_empty() {
+                    out.push(b',');
+                }
+                write_key(out, &key);
+                out.push(b':');
+                let from = out.len();
+                self.value(out)?;
+                members.push((key, from..out.len()));
                 self.skip_whitespace();
                 match self.peek() {
                     Some(b',') => self.pos += 1,
@@ -227,21 +319,30 @@ impl Scanner<'_> {
             }
             self.pos += 1;
         }
-        // Stable sort: of repeated keys, the last one sorts last and is the one kept.
-        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        out.push(b'{');
-        let mut first = true;
-        for (i, (key, value)) in members.iter().enumerate() {
-            if members.get(i + 1).is_some_and(|next| next.0 == *key) {
-                continue;
+        let in_order = members
+            .windows(2)
+            .all(|w| w[0].0.as_str().as_bytes() < w[1].0.as_str().as_bytes());
+        if !in_order {
+            // Stable sort: of repeated keys, the last one sorts last and is the one kept.
+            members.sort_by(|a, b| a.0.as_str().as_bytes().cmp(b.0.as_str().as_bytes()));
+            let written = out.split_off(start);
+            let mut first = true;
+            for (i, (key, value)) in members.iter().enumerate() {
+                if members
+                    .get(i + 1)
+                    .is_some_and(|next| next.0.as_str() == key.as_str())
+                {
+                    continue;
+                }
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_key(out, key);
+                out.push(b':');
+                let (from, to) = (value.start - start, value.end - start);
+                out.extend_from_slice(&written[from..to]);
             }
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            write_string(out, key);
-            out.push(b':');
-            out.extend_from_slice(value);
         }
         out.push(b'}');
         Ok(())
@@ -251,6 +352,32 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_strings_copied_only_when_canonical_as_written() {
+        for (token, as_written) in [
+            (r#""a\nb\"c\\d\te""#, true),
+            (r#""\u001f\u0000""#, true),
+            (r#""\u001F""#, false),
+            (r#""\u000a""#, false),
+            (r#""\/""#, false),
+            (r#""\u00e9""#, false),
+            (r#""\u0041""#, false),
+            (r#""\ud83d\ude00""#, false),
+        ] {
+            assert_eq!(
+                escapes_are_canonical(token.as_bytes()),
+                as_written,
+                "{token}"
+            );
+            // Copied or rewritten, the result is the canonical string.
+            let value: String = serde_json::from_str(token).unwrap();
+            assert_eq!(
+                canonical(&format!("[{token}]")),
+                serde_json::to_string(&[value]).unwrap()
+            );
+        }
+    }
 
     fn raw(text: &str) -> &RawValue {
         serde_json::from_str(text).unwrap()
