@@ -31,11 +31,12 @@ RUN cargo chef prepare --recipe-path recipe.json
 FROM chef AS builder
 COPY --from=planner /build/recipe.json recipe.json
 # Dependencies only: this layer stays cached until the recipe changes.
-RUN cargo chef cook --release --locked --no-default-features --bin gtt-gateway --recipe-path recipe.json
+RUN cargo chef cook --profile production --locked --no-default-features --bin gtt-gateway --recipe-path recipe.json
 COPY . .
 # Without the default `demo` feature: no GTT sandbox, no nats-server spawning in production.
-RUN cargo build --release --locked --no-default-features --bin gtt-gateway \
-    && install -D -m 0755 target/release/gtt-gateway /out/gtt-gateway
+# Profile production (Cargo.toml): fat LTO, one codegen unit.
+RUN cargo build --profile production --locked --no-default-features --bin gtt-gateway \
+    && install -D -m 0755 target/production/gtt-gateway /out/gtt-gateway
 
 # ---- runtime: glibc + libgcc + CA certificates, no shell, uid/gid 65532 -------------------------
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
