@@ -726,7 +726,8 @@ def cmd_report(a) -> None:
              "nats-server CPU us/ev the same for nats-server (the gateway also writes each case's "
              "state to its key-value bucket: a second message per event; the bare pipeline and the peer "
              "do not). The bare pipeline publishes the raw body (~1.5 KB), the gateway and the peer a "
-             "CloudEvent about twice that size. NATS alone: bench/src/bin/bench_nats.rs, N JetStream "
+             "CloudEvent about 3.4 times that size (the normalized case, the `raw` copy and, for an update, the old and new value of "
+             "every changed field: 5.3 KB on average for these bodies, from `gtt-bench --bin core`). NATS alone: bench/src/bin/bench_nats.rs, N JetStream "
              "publishes in flight awaiting each PubAck, the raw bodies as payload, no HTTP; its "
              "nats-server us/ev covers warm-up and measurement (cores / rate). wrk, nats-server and the "
              "server share the machine's cores: see bench/README.md.")

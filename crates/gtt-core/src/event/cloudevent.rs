@@ -98,7 +98,11 @@ impl Prepared<'_> {
             gttrawomitted,
             data,
         };
+        // Room for the resource twice (normalized and `raw`) and the envelope, so that the
+        // buffer rarely grows (each growth copies all written so far).
+        let mut out = Vec::with_capacity(2 * self.raw.get().len() + 1024);
         // Our own structs with string keys and no floats: serialization cannot fail.
-        serde_json::to_vec(&event).expect("CloudEvent serializes")
+        serde_json::to_writer(&mut out, &event).expect("CloudEvent serializes");
+        out
     }
 }
