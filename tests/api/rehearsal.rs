@@ -1,55 +1,11 @@
 //! Rehearsing faults with the real binary: `gtt-gateway sandbox` and `gtt-gateway demo` with
 //! the sandbox's delivery faults as flags, and the polling fallback recovering what they lose.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::binary::{gateway, metrics_on, serve_config, serve_ready, stop, write_config};
+use crate::binary::{Running, gateway, metrics_on, serve_config, serve_ready, stop, write_config};
 use gtt_test_support::*;
-
-/// Start `command`, its stdout read line by line onto a channel (by a thread), stderr dropped.
-fn spawn_reading(mut command: std::process::Command) -> (Child, mpsc::Receiver<String>) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-/// Lines from `rx` until one satisfies `done`, within `within`; all of them.
-fn read_until(
-    rx: &mpsc::Receiver<String>,
-    within: Duration,
-    mut done: impl FnMut(&str) -> bool,
-) -> Vec<String> {
-    let deadline = Instant::now() + within;
-    let mut lines = Vec::new();
-    loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(remaining) {
-            Ok(line) => {
-                let finished = done(&line);
-                lines.push(line);
-                if finished {
-                    return lines;
-                }
-            }
-            Err(_) => panic!("not seen within {within:?}:\n{}", lines.join("\n")),
-        }
-    }
-}
 
 /// The sum of the samples of `prefix` in a metrics text.
 fn metric(text: &str, prefix: &str) -> f64 {
@@ -62,7 +18,7 @@ fn metric(text: &str, prefix: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_fault_flags_lose_webhooks_that_polling_recovers() {
     let sandbox_port = free_port();
-    let (mut sandbox, sandbox_lines) = spawn_reading(gateway(&[
+    let mut sandbox = Running::spawn(gateway(&[
         "sandbox",
         "--listen",
         &format!("127.0.0.1:{sandbox_port}"),
@@ -78,15 +34,11 @@ async fn sandbox_fault_flags_lose_webhooks_that_polling_recovers() {
         "--seed",
         "7",
     ]));
-    let banner = read_until(&sandbox_lines, Duration::from_secs(10), |l| {
-        l.contains("faults")
-    });
+    let faults = sandbox.wait_for_line(Duration::from_secs(10), |l| l.contains("faults"));
     assert!(
-        banner
-            .last()
-            .unwrap()
-            .ends_with("faults          drop 100%, outage 1s every 3s"),
-        "{banner:?}"
+        faults.ends_with("faults          drop 100%, outage 1s every 3s"),
+        "{:?}",
+        sandbox.seen
     );
 
     let nats = NatsServer::start();
@@ -132,7 +84,7 @@ async fn sandbox_fault_flags_lose_webhooks_that_polling_recovers() {
         "no webhook arrived\n{metrics}"
     );
     assert!(stop(&mut serve, "-TERM").await.success());
-    assert!(stop(&mut sandbox, "-INT").await.success());
+    assert!(stop(&mut sandbox.child, "-INT").await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,10 +92,11 @@ async fn demo_fault_flags_show_polling_recovering_lost_webhooks() {
     let nats = NatsServer::start();
     let mut command = gateway(&["demo", "--drop", "1", "--duplicate", "0"]);
     command.env("GTT_GATEWAY_NATS__URL", nats.url());
-    let (mut demo, lines) = spawn_reading(command);
-    let seen = read_until(&lines, Duration::from_secs(40), |l| {
+    let mut demo = Running::spawn(command);
+    demo.wait_for_line(Duration::from_secs(40), |l| {
         l.contains(" poll ") && l.contains(".case.created.CS")
     });
+    let seen = &demo.seen;
     assert!(
         seen.iter()
             .any(|l| l.contains("faults        drop 100%, reorder 5%, delay up to 300ms")),
@@ -153,7 +106,7 @@ async fn demo_fault_flags_show_polling_recovering_lost_webhooks() {
         !seen.iter().any(|l| l.contains(" webhook ")),
         "every webhook was dropped: {seen:?}"
     );
-    assert!(stop(&mut demo, "-INT").await.success());
+    assert!(stop(&mut demo.child, "-INT").await.success());
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! Shared helpers for the sandbox's integration tests: start a sandbox, get tokens, call the API,
 //! and a small axum receiver that records webhook deliveries.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
