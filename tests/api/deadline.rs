@@ -14,10 +14,31 @@ use gtt_test_support::*;
 struct Frozen(u32);
 
 impl Frozen {
+    /// Stop `pid` and wait until every thread of it has stopped (a thread busy in the kernel,
+    /// e.g. writing to disk on a loaded machine, stops only when it gets back).
     fn new(pid: u32) -> Self {
         signal("-STOP", pid);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_threads_stopped(pid) {
+            assert!(Instant::now() < deadline, "nats-server {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Self(pid)
     }
+}
+
+/// Whether every thread of `pid` is stopped (state `T` in `/proc/PID/task/*/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+        })
+    })
 }
 
 impl Drop for Frozen {

@@ -64,12 +64,15 @@ async fn sandbox_fault_flags_lose_webhooks_that_polling_recovers() {
         let outage = text.lines().any(|l| {
             l.starts_with("gtt_gateway_gtt_requests_total{") && l.contains("status=\"503\"")
         });
-        if recovered >= 3.0 && outage {
+        // The registrar may need a few tries through the outages before both webhooks are in
+        // place; polling recovers meanwhile.
+        let webhooks = metric(&text, "gtt_gateway_subscriptions");
+        if recovered >= 3.0 && outage && webhooks == 2.0 {
             break text;
         }
         assert!(
             Instant::now() < deadline,
-            "polling recovered too little, or no outage seen:\n{text}"
+            "polling recovered too little, no outage seen, or the webhooks not in place:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
