@@ -207,11 +207,36 @@ pub async fn stream_messages(js: &jetstream::Context, stream: &str) -> Vec<Strea
         return out;
     }
     for seq in state.first_sequence..=state.last_sequence {
-        if let Ok(msg) = stream.get_raw_message(seq).await {
+        if let Some(msg) = message_at(&stream, seq).await {
             out.push(msg);
         }
     }
     out
+}
+
+/// The message at `seq`, `None` when the stream has none there (deleted); other errors (a
+/// timeout on a loaded machine, a cluster still settling) are retried for 10 s, then fail the
+/// test: a read-back that skipped them would report stored messages as lost.
+async fn message_at(stream: &jetstream::stream::Stream, seq: u64) -> Option<StreamMessage> {
+    use async_nats::jetstream::stream::LastRawMessageErrorKind as Kind;
+    let mut attempts = 0;
+    loop {
+        match stream.get_raw_message(seq).await {
+            Ok(msg) => return Some(msg),
+            Err(e) if matches!(e.kind(), Kind::NoMessageFound) => return None,
+            Err(e)
+                if matches!(e.kind(), Kind::JetStream(ref js)
+                    if js.error_code() == jetstream::ErrorCode::NO_MESSAGE_FOUND) =>
+            {
+                return None;
+            }
+            Err(e) => {
+                attempts += 1;
+                assert!(attempts < 100, "cannot read message {seq}: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
 }
 
 /// The event stream as an operator creates it for a gateway with `nats.manage_stream = false`
