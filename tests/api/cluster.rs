@@ -33,6 +33,8 @@ struct Log {
     bad: Vec<String>,
     /// 202 answers (first tries and retries), with their time.
     stored_at: Vec<Instant>,
+    /// Ids answered 202 with `"duplicate": true` (JetStream already held them).
+    duplicates: std::collections::HashSet<String>,
 }
 
 /// The stream's leader, as a separate client sees it; `None` while it has none (or no answer).
@@ -175,6 +177,9 @@ async fn survives_stream_leader_kills_on_a_three_node_cluster() {
                         match status {
                             202 => {
                                 let id = answer["id"].as_str().unwrap_or_default().to_string();
+                                if answer["duplicate"] == true {
+                                    log.duplicates.insert(id.clone());
+                                }
                                 log.accepted.entry(id).or_insert_with(Instant::now);
                                 log.stored_at.push(Instant::now());
                                 break;
@@ -322,9 +327,29 @@ async fn survives_stream_leader_kills_on_a_three_node_cluster() {
         .keys()
         .filter(|id| !counts.contains_key(*id))
         .collect();
+    // Should one ever be missing: when it was accepted (seconds into the load; the kills and
+    // the new leaders seen are given too) and whether its 202 said duplicate.
+    let at = |t: Instant| t.saturating_duration_since(load_started).as_secs_f64();
+    let missing: Vec<_> = missing
+        .iter()
+        .map(|id| {
+            let dup = log.duplicates.contains(*id);
+            format!("{id} at {:.2} s (duplicate: {dup})", at(log.accepted[*id]))
+        })
+        .collect();
+    let kills: Vec<_> = windows
+        .iter()
+        .map(|(kill, seen)| {
+            format!(
+                "killed at {:.2} s, leader seen at {:.2} s",
+                at(*kill),
+                at(*seen)
+            )
+        })
+        .collect();
     assert!(
         missing.is_empty(),
-        "answered 202 but not stored: {missing:?}"
+        "answered 202 but not stored: {missing:?}; {kills:?}"
     );
     assert_eq!(stored.len(), log.accepted.len(), "nothing else was stored");
 
