@@ -3,8 +3,8 @@
 //! and keeps them longer; the stream of refused-callback records): their configured shape,
 //! created or updated when `nats.manage_stream` is set (else only checked, and nothing the
 //! operator set is changed), and the keeper task that checks them after every (re)connect,
-//! whenever a publish
-//! finds no responders, and every [`REFRESH`] (storage gauges).
+//! whenever a publish finds no responders, and every [`REFRESH`] (storage gauges). Side streams
+//! are checked before the gateway first reports ready, but never keep it unready.
 //!
 //! The keeper never blocks publishing: publishes only read a flag, which the keeper clears only
 //! when JetStream's API answers that the stream does not exist. A check that times out or finds

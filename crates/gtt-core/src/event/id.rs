@@ -178,6 +178,20 @@ fn write_key(out: &mut Vec<u8>, s: &Str<'_>) {
     }
 }
 
+/// A string token's text: borrowed as it is when it has no escape (it is then already
+/// canonical: valid JSON holds no unescaped control character), else unescaped.
+fn unescape(token: &[u8], escaped: bool) -> Result<Str<'_>, NotCanonical> {
+    if escaped {
+        return serde_json::from_slice(token)
+            .map(Str::Unescaped)
+            .map_err(|_| NotCanonical);
+    }
+    let inner = token.get(1..token.len() - 1).ok_or(NotCanonical)?;
+    std::str::from_utf8(inner)
+        .map(Str::Plain)
+        .map_err(|_| NotCanonical)
+}
+
 impl<'a> Scanner<'a> {
     fn peek(&self) -> Option<u8> {
         self.text.get(self.pos).copied()
@@ -205,13 +219,12 @@ impl<'a> Scanner<'a> {
             b'{' => self.object(out),
             b'[' => self.array(out),
             b'"' => {
-                let start = self.pos;
-                let s = self.string()?;
-                let token = &self.text[start..self.pos];
-                if matches!(s, Str::Unescaped(_)) && escapes_are_canonical(token) {
+                // Most strings are canonical as written: copied as they are, never unescaped.
+                let (token, escaped) = self.token()?;
+                if !escaped || escapes_are_canonical(token) {
                     out.extend_from_slice(token);
                 } else {
-                    write_key(out, &s);
+                    write_key(out, &unescape(token, escaped)?);
                 }
                 Ok(())
             }
@@ -230,9 +243,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string token: borrowed as it is when it has no escape (it is then already canonical:
-    /// valid JSON holds no unescaped control character), else unescaped.
-    fn string(&mut self) -> Result<Str<'a>, NotCanonical> {
+    /// A string token, quotes included, and whether it holds an escape.
+    fn token(&mut self) -> Result<(&'a [u8], bool), NotCanonical> {
         let start = self.pos;
         self.pos += 1;
         let mut escaped = false;
@@ -248,16 +260,13 @@ impl<'a> Scanner<'a> {
         }
         self.pos += 1;
         let token = self.text.get(start..self.pos).ok_or(NotCanonical)?;
-        if escaped {
-            serde_json::from_slice(token)
-                .map(Str::Unescaped)
-                .map_err(|_| NotCanonical)
-        } else {
-            let inner = token.get(1..token.len() - 1).ok_or(NotCanonical)?;
-            std::str::from_utf8(inner)
-                .map(Str::Plain)
-                .map_err(|_| NotCanonical)
-        }
+        Ok((token, escaped))
+    }
+
+    /// A string token's text (an object key, which sorts by it).
+    fn string(&mut self) -> Result<Str<'a>, NotCanonical> {
+        let (token, escaped) = self.token()?;
+        unescape(token, escaped)
     }
 
     fn array(&mut self, out: &mut Vec<u8>) -> Result<(), NotCanonical> {
